@@ -1,0 +1,28 @@
+/**
+ * The catalog of every error code, gathered from one table per area so that each area owns its
+ * codes. Codes follow VGL_<AREA>_<CONDITION> and are never reused once released.
+ */
+import { configErrors } from './config/error-codes.ts'
+import { logErrors } from './log/error-codes.ts'
+import { cliErrors } from './cli/error-codes.ts'
+import { httpErrors } from './http/error-codes.ts'
+
+export interface ErrorSpec {
+  /** One line: when this error happens. */
+  readonly summary: string
+  /** What the user should do about it. */
+  readonly hint: string
+  /** HTTP status when it reaches an HTTP client (default 500). */
+  readonly status?: number
+  /** Whether retrying the same operation later may succeed. */
+  readonly retryable?: boolean
+}
+
+export const errorCatalog = {
+  ...configErrors,
+  ...logErrors,
+  ...cliErrors,
+  ...httpErrors
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof errorCatalog

@@ -6,6 +6,7 @@ import { configErrors } from './config/error-codes.ts'
 import { logErrors } from './log/error-codes.ts'
 import { cliErrors } from './cli/error-codes.ts'
 import { httpErrors } from './http/error-codes.ts'
+import { schemaErrors } from './schema/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -22,7 +23,8 @@ export const errorCatalog = {
   ...configErrors,
   ...logErrors,
   ...cliErrors,
-  ...httpErrors
+  ...httpErrors,
+  ...schemaErrors
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalog

@@ -13,6 +13,8 @@ export interface ErrorContext {
   cause?: unknown
   /** Overrides the catalog's hint when the caller knows better what to do. */
   hint?: string
+  /** Overrides the catalog's HTTP status (e.g. 415 rather than 400 for a bad request). */
+  statusCode?: number
   [key: string]: unknown
 }
 
@@ -24,19 +26,19 @@ export class VigilError extends Error {
   readonly context: Readonly<Record<string, unknown>>
 
   constructor (code: ErrorCode, message: string, context: ErrorContext = {}) {
-    const { cause, hint, ...rest } = context
+    const { cause, hint, statusCode, ...rest } = context
     super(message, cause === undefined ? undefined : { cause })
     const spec: ErrorSpec = errorCatalog[code]
     this.name = 'VigilError'
     this.code = code
     this.hint = hint ?? spec.hint
     this.retryable = spec.retryable ?? false
-    this.statusCode = spec.status ?? 500
+    this.statusCode = statusCode ?? spec.status ?? 500
     this.context = rest
   }
 
   /** Survives duplicate installs of the package, unlike a plain instanceof. */
-  static [Symbol.hasInstance] (value: unknown): boolean {
+  static override [Symbol.hasInstance] (value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kVigilError] === true
   }
 

@@ -93,7 +93,10 @@ export function validateConfig (raw: unknown): Readonly<VigilConfig> {
 export function redactConfig (config: Readonly<VigilConfig>): unknown {
   const copy = structuredClone(config) as unknown as JsonObject
   for (const leaf of leaves) {
-    if (leaf.schema.secret === true && getPath(copy, leaf.path) !== '') setPath(copy, leaf.path, '***')
+    if (leaf.schema.secret !== true) continue
+    const value = getPath(copy, leaf.path)
+    if (Array.isArray(value)) setPath(copy, leaf.path, value.map(() => '***'))
+    else if (value !== '' && value !== undefined) setPath(copy, leaf.path, '***')
   }
   return copy
 }

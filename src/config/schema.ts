@@ -55,11 +55,41 @@ export const configSchema = Type.Object({
     host: Str('Address `vigil serve` listens on.', '127.0.0.1'),
     port: Int('HTTP port of `vigil serve`. Also --port.', 8080, 0, 65535),
     bodyLimitBytes: Int('Largest HTTP request body accepted (bytes).', 10 * 1024 * 1024, 1),
-    shutdownTimeoutMs: Int('On SIGTERM, how long in-flight work may take before the process exits anyway (ms).', 10000, 0)
+    shutdownTimeoutMs: Int('On SIGTERM, how long in-flight work may take before the process exits anyway (ms).', 10000, 0),
+    apiTokens: Type.Array(Type.String({ minLength: 16 }), {
+      description: 'Tokens accepted as "Authorization: Bearer <token>" (or as the password of Basic auth). When empty, the API is open, which is only allowed while server.host is a loopback address. /healthz and /readyz never need a token.',
+      default: [],
+      secret: true
+    })
   }, { additionalProperties: false, default: {} }),
   logging: Type.Object({
     level: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map(l => Type.Literal(l)),
       { description: 'Log level.', default: 'info' })
+  }, { additionalProperties: false, default: {} }),
+  schemaRegistry: Type.Object({
+    url: Str('URL of an external schema registry (Confluent, Redpanda, Karapace, Apicurio ccompat, e.g. http://host:8081 or https://host/apis/ccompat/v7). Empty: Vigil serves its own, persisted in the _schemas topic of the log.', ''),
+    username: Str('Basic-auth user name for the external registry (Confluent Cloud: the API key).', ''),
+    password: Type.String({ description: 'Basic-auth password for the external registry (never logged).', default: '', secret: true }),
+    caFile: Type.Optional(Str('PEM file of the CA that signed the external registry\'s certificate.')),
+    rejectUnauthorized: Bool('Verify the external registry\'s TLS certificate.', true),
+    requestTimeoutMs: Int('Time to wait for an answer from the external registry (ms).', 10000, 1),
+    pathPrefix: Str('Path under which `vigil serve` mounts its own registry (clients use http://host:port<pathPrefix>).', '/registry'),
+    topic: Type.String({ description: 'Compacted topic that holds the registry\'s own state.', default: '_schemas', pattern: '^[a-zA-Z0-9._-]{1,249}$' }),
+    defaultCompatibility: Type.Union(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE'].map(l => Type.Literal(l)),
+      { description: 'Compatibility level of the registry until one is set with PUT /config.', default: 'BACKWARD' }),
+    maxSchemaBytes: Int('Largest schema text the registry accepts (bytes).', 1024 * 1024, 1),
+    registerBuiltinSchemas: Bool('Register Vigil\'s own schemas (the schemas/ folder: envelope, CISO Assistant, DORA, audit, fleet) at start.', true),
+    latestCacheTtlMs: Int('How long the serde trusts its cached "latest schema of a subject" before asking again (ms).', 5000, 0),
+    topicSubjects: Type.Array(Type.Object({
+      topic: Type.String({ description: 'Topic whose record values are checked and encoded.', pattern: '^[a-zA-Z0-9._-]{1,249}$' }),
+      subject: Type.Optional(Type.String({ description: 'Subject whose latest schema records must match; default: from the strategy (<topic>-value).', minLength: 1 })),
+      strategy: Type.Union([Type.Literal('TopicNameStrategy'), Type.Literal('RecordNameStrategy'), Type.Literal('TopicRecordNameStrategy')],
+        { description: 'How the subject is named when `subject` is not given.', default: 'TopicNameStrategy' }),
+      format: Type.Union([Type.Literal('avro'), Type.Literal('json')], { description: 'Avro (Confluent wire format) or JSON (Confluent JSON Schema wire format).', default: 'avro' })
+    }, { additionalProperties: false }), {
+      description: 'Topics bound to a subject: records produced to them that do not match the schema are refused before they reach the log.',
+      default: []
+    })
   }, { additionalProperties: false, default: {} }),
   topics: Type.Array(TopicSpecSchema, {
     description: 'Topics as code: created at start when missing (existing ones are left as they are).',

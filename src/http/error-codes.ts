@@ -14,6 +14,11 @@ export const httpErrors = {
     hint: 'Send smaller batches, or raise server.bodyLimitBytes.',
     status: 413
   },
+  VGL_HTTP_INTERNAL: {
+    summary: 'An unexpected error happened while answering the request.',
+    hint: 'The server logged the cause with the request URL; report it if it repeats.',
+    status: 500
+  },
   VGL_HTTP_UNAUTHORIZED: {
     summary: 'The request carries no valid API token.',
     hint: 'Send "Authorization: Bearer <token>" with a token from server.apiTokens.',

@@ -46,6 +46,21 @@ export const logErrors = {
     status: 409,
     retryable: false
   },
+  VGL_LOG_RECORD_INVALID: {
+    summary: 'A produced record is malformed: its key, value or a header value is not a Buffer, or its timestamp is not a number.',
+    hint: 'Pass keys, values and header values as Buffer (or null for key and value), and timestamps as milliseconds since the epoch.',
+    status: 400
+  },
+  VGL_LOG_NOT_CONNECTED: {
+    summary: 'The log was used before connect() resolved.',
+    hint: 'Await log.connect() once before producing, reading or consuming; this is a programming error in the caller.',
+    status: 500
+  },
+  VGL_LOG_POLL_IN_PROGRESS: {
+    summary: 'poll() was called on a consumer while another poll() of the same consumer was still running.',
+    hint: 'Await each poll() before the next one; use one consumer per concurrent reader.',
+    status: 500
+  },
   VGL_LOG_CLOSED: {
     summary: 'The log or consumer was used after close().',
     hint: 'Open a new one; this is a programming error in the caller.',

@@ -1,0 +1,39 @@
+import { Command } from 'commander'
+import { loadConfig } from '../../config/load.ts'
+import { startServer } from '../../server.ts'
+import { createLogger } from '../../logger.ts'
+import { serverComponents } from '../../components.ts'
+import { parseIntFlag } from '../main.ts'
+import type { CommandContext } from '../context.ts'
+
+export function createServeCommand (ctx: CommandContext): Command {
+  return new Command('serve')
+    .description('Serve Vigil over HTTP until SIGTERM or SIGINT (health, readiness, metrics and every feature\'s API).')
+    .option('--port <port>', 'HTTP port (config server.port)', parseIntFlag('--port', 0, 65535))
+    .action(async (options: { port?: number }, command: Command) => {
+      const globals = command.optsWithGlobals<{ log?: string, config?: string }>()
+      const config = options.port === undefined
+        ? ctx.config()
+        : loadConfig({ file: globals.config ?? process.env.VIGIL_CONFIG, env: process.env, overrides: { 'log.url': globals.log, 'server.port': options.port } })
+      const logger = createLogger(config)
+      const server = await startServer(config, { logger, components: serverComponents })
+      ctx.stdout.write(`vigil serving on ${server.url} (log ${server.log.url})\n`)
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'shutting down')
+          const force = setTimeout(() => {
+            logger.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown took too long; exiting')
+            process.exit(1)
+          }, config.server.shutdownTimeoutMs)
+          force.unref()
+          server.close().then(resolve, (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed')
+            process.exitCode = 1
+            resolve()
+          })
+        }
+        process.once('SIGTERM', () => stop('SIGTERM'))
+        process.once('SIGINT', () => stop('SIGINT'))
+      })
+    })
+}

@@ -1,0 +1,97 @@
+/**
+ * The `vigil` command line. Parsing only: each command calls the modules that do the work.
+ * Errors are printed with their code and hint, and the process exits non-zero.
+ */
+import { Command, CommanderError } from 'commander'
+import { loadConfig } from '../config/load.ts'
+import type { VigilConfig } from '../config/schema.ts'
+import { VigilError, formatError, isVigilError } from '../errors.ts'
+import { createLog } from '../log/open.ts'
+import type { Log } from '../log/types.ts'
+import type { CommandContext } from './context.ts'
+import { createServeCommand } from './commands/serve.ts'
+import { createProduceCommand } from './commands/produce.ts'
+import { createConsumeCommand } from './commands/consume.ts'
+import { createTopicsCommand } from './commands/topics.ts'
+import { createGroupsCommand } from './commands/groups.ts'
+
+export interface RunOptions {
+  stdin?: NodeJS.ReadableStream & import('node:stream').Readable
+  stdout?: import('node:stream').Writable
+  stderr?: import('node:stream').Writable
+  env?: Record<string, string | undefined>
+}
+
+/** Runs the CLI and resolves with the exit code (0 success, 1 failure, 2 usage error). */
+export async function runCli (argv: string[], options: RunOptions = {}): Promise<number> {
+  const stdout = options.stdout ?? process.stdout
+  const stderr = options.stderr ?? process.stderr
+  const env = options.env ?? process.env
+  let config: Readonly<VigilConfig> | undefined
+  let log: Log | undefined
+
+  const program = new Command('vigil')
+    .description('Vigil: an event platform for security and compliance software.')
+    .option('--log <url>', 'where the log lives: embedded:<file.db> or kafka://host:port[,host:port…] (config log.url)')
+    .option('--config <file>', 'JSON config file (also VIGIL_CONFIG); see docs/config.md')
+    .showHelpAfterError('(run the command with --help to see its arguments)')
+    .exitOverride()
+    .configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })
+
+  const context: CommandContext = {
+    config () {
+      if (config === undefined) {
+        const globals = program.opts<{ log?: string, config?: string }>()
+        config = loadConfig({ file: globals.config ?? env.VIGIL_CONFIG, env, overrides: { 'log.url': globals.log } })
+      }
+      return config
+    },
+    async openLog () {
+      if (log === undefined) {
+        const opened = createLog(context.config())
+        await opened.connect()
+        log = opened
+      }
+      return log
+    },
+    stdin: options.stdin ?? process.stdin,
+    stdout,
+    stderr
+  }
+
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand]) {
+    program.addCommand(create(context))
+  }
+  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit with 0; parse errors were already printed by commander.
+      return error.exitCode === 0 ? 0 : 2
+    }
+    stderr.write(formatError(error) + '\n')
+    return isVigilError(error) && error.code === 'VGL_CLI_USAGE' ? 2 : 1
+  } finally {
+    await log?.close().catch(() => {})
+  }
+}
+
+/** Parses a whole number for a flag, or explains which flag is wrong. */
+export function parseIntFlag (flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value)
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new VigilError('VGL_CLI_USAGE', `${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`, { flag })
+    }
+    return n
+  }
+}
+
+if (import.meta.main) {
+  const code = await runCli(process.argv.slice(2))
+  // serve keeps running through its own signal handlers; the others end here.
+  if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code
+}

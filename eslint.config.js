@@ -1,8 +1,10 @@
-import neostandard from 'neostandard'
+import neostandard, { plugins } from 'neostandard'
 
 export default [
   ...neostandard({ ts: true, ignores: ['node_modules/**', 'data/**', '.cache/**'] }),
   {
+    files: ['**/*.ts'],
+    plugins: { '@typescript-eslint': plugins['typescript-eslint'].plugin },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error'
     }

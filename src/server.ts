@@ -67,7 +67,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
 
   let logProblem: string | null = `connecting to ${log.url}`
   const started: ServerComponent[] = []
-  let closing = false
+  const stopping = new AbortController()
 
   const app = await buildApp({
     config,
@@ -101,7 +101,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
   logger.info({ url, log: log.url }, 'vigil serving')
 
   const ready = (async () => {
-    for (let attempt = 1; !closing; attempt++) {
+    for (let attempt = 1; !stopping.signal.aborted; attempt++) {
       try {
         await log.connect()
         break
@@ -109,15 +109,15 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
         logProblem = describe(error)
         const waitMs = Math.min(5000, 100 * 2 ** attempt)
         logger.warn({ code: isVigilError(error) ? error.code : undefined, attempt, retryInMs: waitMs }, `log not reachable: ${logProblem}`)
-        await sleep(waitMs)
+        await sleep(waitMs, stopping.signal)
       }
     }
-    if (closing) return
+    if (stopping.signal.aborted) return
     for (const topic of config.topics) await log.admin.ensureTopic(topic)
     logProblem = null
     metrics.logUp.set(1)
     for (const component of components) {
-      if (closing) return
+      if (stopping.signal.aborted) return
       await component.start?.(log)
       started.push(component)
     }
@@ -134,7 +134,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
     ready,
     close () {
       closed ??= (async () => {
-        closing = true
+        stopping.abort()
         await app.close()
         for (const component of [...started].reverse()) {
           try {
@@ -155,8 +155,12 @@ function describe (error: unknown): string {
   return isVigilError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error)
 }
 
-function sleep (ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms))
+/** Resolves after `ms`, or at once when the signal aborts. */
+function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+  })
 }
 
 async function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {

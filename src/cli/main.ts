@@ -2,6 +2,7 @@
  * The `vigil` command line. Parsing only: each command calls the modules that do the work.
  * Errors are printed with their code and hint, and the process exits non-zero.
  */
+import type { Readable, Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
 import { loadConfig } from '../config/load.ts'
 import type { VigilConfig } from '../config/schema.ts'
@@ -16,9 +17,9 @@ import { createTopicsCommand } from './commands/topics.ts'
 import { createGroupsCommand } from './commands/groups.ts'
 
 export interface RunOptions {
-  stdin?: NodeJS.ReadableStream & import('node:stream').Readable
-  stdout?: import('node:stream').Writable
-  stderr?: import('node:stream').Writable
+  stdin?: Readable
+  stdout?: Writable
+  stderr?: Writable
   env?: Record<string, string | undefined>
 }
 

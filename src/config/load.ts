@@ -154,7 +154,7 @@ function describeAjvError (error: ErrorObject): string {
     const allowed = leaf?.schema.anyOf?.map(s => JSON.stringify(s.const)).join(', ')
     return `${path} must be one of ${allowed ?? 'the allowed values'}`
   }
-  if (error.keyword === 'const' || error.keyword === 'type' && error.schemaPath.includes('anyOf')) return ''
+  if (error.keyword === 'const' || (error.keyword === 'type' && error.schemaPath.includes('anyOf'))) return ''
   return `${path} ${error.message ?? 'is invalid'}`
 }
 

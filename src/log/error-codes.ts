@@ -40,6 +40,11 @@ export const logErrors = {
     hint: 'List groups with `vigil groups list`.',
     status: 404
   },
+  VGL_LOG_GROUP_INVALID: {
+    summary: 'A consumer was created without a group name.',
+    hint: 'Pass a non-empty group: members of one group split the partitions and share committed offsets.',
+    status: 400
+  },
   VGL_LOG_NOT_ASSIGNED: {
     summary: 'A commit or seek named a partition this consumer does not own (it was reassigned in a rebalance).',
     hint: 'Drop the records of revoked partitions; the new owner reads them from the last committed offset.',
@@ -49,6 +54,11 @@ export const logErrors = {
   VGL_LOG_RECORD_INVALID: {
     summary: 'A produced record is malformed: its key, value or a header value is not a Buffer, or its timestamp is not a number.',
     hint: 'Pass keys, values and header values as Buffer (or null for key and value), and timestamps as milliseconds since the epoch.',
+    status: 400
+  },
+  VGL_LOG_OFFSET_INVALID: {
+    summary: 'An offset given to commit() or seek() is not a whole number >= 0.',
+    hint: 'Commit the offset of the last handled record + 1; seek to an offset from 0 to the high offset.',
     status: 400
   },
   VGL_LOG_NOT_CONNECTED: {

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
+import type { InjectOptions } from 'fastify'
 import { buildApp } from '../../src/http/app.ts'
 import { validateConfig } from '../../src/config/load.ts'
 import { createLogger } from '../../src/logger.ts'
@@ -55,7 +56,7 @@ test('metrics are in Prometheus text format and count requests', async (t) => {
 
 test('bad input gets a coded 4xx naming the problem, never a 500', async (t) => {
   const { instance } = await app(t)
-  const cases: Array<[Parameters<typeof instance.inject>[0], number, string, RegExp]> = [
+  const cases: Array<[InjectOptions, number, string, RegExp]> = [
     [{ method: 'POST', url: '/t/echo', payload: '{"n": ', headers: { 'content-type': 'application/json' } }, 400, 'VGL_HTTP_BAD_REQUEST', /JSON/i],
     [{ method: 'POST', url: '/t/echo', payload: { n: 'x' } }, 400, 'VGL_HTTP_BAD_REQUEST', /body\/n must be integer/],
     [{ method: 'POST', url: '/t/echo', payload: {} }, 400, 'VGL_HTTP_BAD_REQUEST', /must have required property 'n'/],

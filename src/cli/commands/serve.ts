@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { loadConfig } from '../../config/load.ts'
+import { validateConfig } from '../../config/load.ts'
 import { startServer } from '../../server.ts'
 import { createLogger } from '../../logger.ts'
 import { serverComponents } from '../../components.ts'
@@ -10,11 +10,9 @@ export function createServeCommand (ctx: CommandContext): Command {
   return new Command('serve')
     .description('Serve Vigil over HTTP until SIGTERM or SIGINT (health, readiness, metrics and every feature\'s API).')
     .option('--port <port>', 'HTTP port (config server.port)', parseIntFlag('--port', 0, 65535))
-    .action(async (options: { port?: number }, command: Command) => {
-      const globals = command.optsWithGlobals<{ log?: string, config?: string }>()
-      const config = options.port === undefined
-        ? ctx.config()
-        : loadConfig({ file: globals.config ?? process.env.VIGIL_CONFIG, env: process.env, overrides: { 'log.url': globals.log, 'server.port': options.port } })
+    .action(async (options: { port?: number }) => {
+      const base = ctx.config()
+      const config = options.port === undefined ? base : validateConfig({ ...base, server: { ...base.server, port: options.port } })
       const logger = createLogger(config)
       const server = await startServer(config, { logger, components: serverComponents })
       ctx.stdout.write(`vigil serving on ${server.url} (log ${server.log.url})\n`)

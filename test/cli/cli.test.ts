@@ -124,6 +124,34 @@ for (const [name, logUrl, skip] of backends) {
   })
 }
 
+describe('vigil CLI with schemas', () => {
+  test('produce --schema encodes NDJSON to Avro; consume decodes it back; a mismatching line is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'))
+    const log = `embedded:${join(dir, 'vigil.db')}`
+    // No `vigil serve` on this port: the CLI uses the registry on the log directly.
+    const env = { VIGIL_SERVER_PORT: '1' }
+    writeFileSync(join(dir, 'reading.avsc'), JSON.stringify({
+      type: 'record', name: 'Reading', namespace: 'test', fields: [{ name: 'sensor', type: 'string' }, { name: 'value', type: 'double' }]
+    }))
+    const topic = `readings-${randomUUID()}`
+    await cli(['topics', 'create', topic, '--log', log], '', env)
+    const registered = await cli(['schemas', 'register', `${topic}-value`, join(dir, 'reading.avsc'), '--log', log], '', env)
+    assert.equal(registered.code, 0, registered.stderr)
+    const produced = await cli(['produce', '--topic', topic, '--schema', `${topic}-value`, '--log', log], '{"sensor":"s1","value":1.5}\n{"sensor":"s2","value":2}\n', env)
+    assert.equal(produced.code, 0, produced.stderr)
+    const consumed = await cli(['consume', '--topic', topic, '--from-beginning', '--max', '2', '--log', log], '', env)
+    assert.equal(consumed.code, 0, consumed.stderr)
+    const records = consumed.stdout.trim().split('\n').map(line => JSON.parse(line))
+    assert.deepEqual(records.map(r => [r.valueFormat, r.value, r.subject]), [
+      ['avro', { sensor: 's1', value: 1.5 }, `${topic}-value`],
+      ['avro', { sensor: 's2', value: 2 }, `${topic}-value`]
+    ])
+    const bad = await cli(['produce', '--topic', topic, '--schema', `${topic}-value`, '--log', log], '{"sensor":"s3","value":"high"}\n', env)
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /line 1: .*value/)
+  })
+})
+
 describe('vigil CLI: bad input', () => {
   test('a malformed config file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'))

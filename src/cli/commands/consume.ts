@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import type { Consumer, Log, LogRecord } from '../../log/types.ts'
 import { parseIntFlag } from '../main.ts'
 import { renderRecord } from '../render.ts'
+import { createConsumeValueDecoder } from './schemas.ts'
 import type { CommandContext } from '../context.ts'
 
 interface ConsumeOptions {
@@ -13,11 +14,7 @@ interface ConsumeOptions {
 }
 
 /** Turns a record's value into JSON for printing (e.g. Avro); undefined leaves the bytes as they are. */
-export type ValueDecoder = (value: Buffer) => Promise<{ format: string, value: unknown, [extra: string]: unknown } | undefined>
-
-/** Set by the schema module: decodes Confluent-framed Avro values automatically. */
-let valueDecoderFactory: ((ctx: CommandContext) => Promise<ValueDecoder | undefined>) | undefined
-export function setConsumeValueDecoder (factory: typeof valueDecoderFactory): void { valueDecoderFactory = factory }
+type ValueDecoder = (value: Buffer) => Promise<{ format: string, value: unknown, [extra: string]: unknown } | undefined>
 
 export function createConsumeCommand (ctx: CommandContext): Command {
   return new Command('consume')
@@ -30,7 +27,8 @@ export function createConsumeCommand (ctx: CommandContext): Command {
     .action(async (options: ConsumeOptions) => {
       const log = await ctx.openLog()
       const description = await log.admin.describeTopic(options.topic)
-      const decode = await valueDecoderFactory?.(ctx)
+      // Confluent-framed values (Avro, JSON Schema) are decoded through the registry automatically.
+      const decoder = createConsumeValueDecoder(ctx)
       const stop = new AbortController()
       const onSignal = () => stop.abort()
       process.once('SIGINT', onSignal)
@@ -39,8 +37,9 @@ export function createConsumeCommand (ctx: CommandContext): Command {
         const source = options.group === undefined
           ? new GrouplessReader(log, options.topic, description.partitions.map(p => options.fromBeginning === true ? p.lowOffset : p.highOffset))
           : new GroupReader(log.consumer({ group: options.group, topics: [options.topic], autoOffsetReset: options.fromBeginning === true ? 'earliest' : 'latest' }))
-        await printRecords(ctx, source, options, stop.signal, decode)
+        await printRecords(ctx, source, options, stop.signal, decoder.decode)
       } finally {
+        await decoder.close()
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)
       }
@@ -54,7 +53,7 @@ interface RecordSource {
   close (): Promise<void>
 }
 
-async function printRecords (ctx: CommandContext, source: RecordSource, options: ConsumeOptions, signal: AbortSignal, decode: ValueDecoder | undefined): Promise<void> {
+async function printRecords (ctx: CommandContext, source: RecordSource, options: ConsumeOptions, signal: AbortSignal, decode: ValueDecoder): Promise<void> {
   let printed = 0
   let lastRecordAt = Date.now()
   try {
@@ -65,7 +64,7 @@ async function printRecords (ctx: CommandContext, source: RecordSource, options:
       lastRecordAt = Date.now()
       let text = ''
       for (const record of records) {
-        const decoded = decode === undefined || record.value === null ? undefined : await decode(record.value)
+        const decoded = record.value === null ? undefined : await decode(record.value)
         text += JSON.stringify(renderRecord(record, decoded === undefined ? undefined : () => decoded)) + '\n'
       }
       if (!ctx.stdout.write(text)) await new Promise(resolve => ctx.stdout.once('drain', resolve))

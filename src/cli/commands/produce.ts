@@ -4,6 +4,7 @@ import { VigilError } from '../../errors.ts'
 import type { Header, ProduceRecord, RecordMetadata } from '../../log/types.ts'
 import { parseIntFlag } from '../main.ts'
 import type { CommandContext } from '../context.ts'
+import { createSchemaEncoder, openCliSchemaServices } from './schemas.ts'
 
 interface ProduceOptions {
   topic: string
@@ -13,6 +14,7 @@ interface ProduceOptions {
   partition?: number
   header: string[]
   batchSize: number
+  schema?: string
 }
 
 /** Turns one input line into a record, or explains what is wrong with it. */
@@ -28,14 +30,25 @@ export function createProduceCommand (ctx: CommandContext): Command {
     .option('--partition <n>', 'send every record to this partition', parseIntFlag('--partition', 0))
     .option('--header <name=value>', 'add a header to every record (repeatable)', (value: string, all: string[]) => [...all, value], [])
     .option('--batch-size <n>', 'records per produce call', parseIntFlag('--batch-size', 1, 100_000), 1000)
+    .option('--schema <subject>', 'encode each JSON line with the subject\'s latest schema (Avro or JSON Schema) in the Confluent wire format')
     .action(async (options: ProduceOptions) => {
-      if (options.keyField !== undefined && options.format !== 'json') {
-        throw new VigilError('VGL_CLI_USAGE', '--key-field needs --format json', { flag: '--key-field' })
+      if (options.format !== 'json' && (options.keyField !== undefined || options.schema !== undefined)) {
+        throw new VigilError('VGL_CLI_USAGE', `${options.keyField !== undefined ? '--key-field' : '--schema'} needs --format json`, { flag: options.keyField !== undefined ? '--key-field' : '--schema' })
       }
       const log = await ctx.openLog()
       await log.admin.describeTopic(options.topic) // an unknown topic fails before any input is read
-      const summary = await produceLines(ctx, options.topic, lineEncoder(options), options.batchSize, async records => await log.produce(options.topic, records))
-      ctx.stdout.write(JSON.stringify(summary) + '\n')
+      const encoder = options.schema === undefined ? undefined : await createSchemaEncoder(ctx, options.schema)
+      // A topic bound to a subject (schemaRegistry.topicSubjects) refuses records that do not match it.
+      const bound = options.schema === undefined && ctx.config().schemaRegistry.topicSubjects.some(b => b.topic === options.topic)
+      const services = bound ? await openCliSchemaServices(ctx) : undefined
+      try {
+        const summary = await produceLines(ctx, options.topic, lineEncoder(options, encoder?.encode), options.batchSize, async records =>
+          await log.produce(options.topic, services === undefined ? records : await services.validator.prepare(options.topic, records)))
+        ctx.stdout.write(JSON.stringify(summary) + '\n')
+      } finally {
+        await encoder?.close()
+        await services?.close()
+      }
     })
 }
 
@@ -90,7 +103,7 @@ export async function produceLines (
   return summary
 }
 
-function lineEncoder (options: ProduceOptions): LineEncoder {
+function lineEncoder (options: ProduceOptions, encodeValue?: (value: unknown) => Buffer): LineEncoder {
   const headers: Header[] = options.header.map(h => {
     const eq = h.indexOf('=')
     if (eq <= 0) throw new VigilError('VGL_CLI_USAGE', `--header must look like name=value, got ${JSON.stringify(h)}`, { flag: '--header' })
@@ -99,16 +112,27 @@ function lineEncoder (options: ProduceOptions): LineEncoder {
   const fixedKey = options.key === undefined ? null : Buffer.from(options.key)
   return (line, lineNumber) => {
     let key: Buffer | null = fixedKey
+    let bytes: Buffer | undefined
     if (options.format === 'json') {
       const value = parseJsonLine(line, lineNumber)
       if (options.keyField !== undefined) key = keyFromField(value, options.keyField, lineNumber)
+      if (encodeValue !== undefined) bytes = encodeAt(encodeValue, value, lineNumber)
     }
     return {
       key,
-      value: Buffer.from(line),
+      value: bytes ?? Buffer.from(line),
       ...(headers.length > 0 ? { headers } : {}),
       ...(options.partition === undefined ? {} : { partition: options.partition })
     }
+  }
+}
+
+function encodeAt (encode: (value: unknown) => Buffer, value: unknown, lineNumber: number): Buffer {
+  try {
+    return encode(value)
+  } catch (error) {
+    if (error instanceof VigilError) throw new VigilError(error.code, `line ${lineNumber}: ${error.message}`, { ...error.context, line: lineNumber, cause: error, hint: error.hint })
+    throw error
   }
 }
 

@@ -1,0 +1,270 @@
+/**
+ * Audit service benchmarks (issue 5). Prints medians of several runs.
+ *
+ *   npm run bench:audit                 everything (about 3–4 minutes on 2 cores)
+ *   npm run bench:audit -- --only ingest|latency|archive|query
+ *
+ * 1. HTTP ingestion, batches of 500: `vigil serve` (embedded log, local store) in a child
+ *    process, 8 keep-alive connections from this one; events/s acknowledged (202 = durable).
+ * 2. p95 request latency at a fixed 20k events/s (40 requests/s of 500 events, and 200/s of 100).
+ * 3. The archiver: 300k records on the audit topic, consumed, chained, gzipped and fsynced to
+ *    NDJSON.gz files, offsets committed: records/s end to end; and the sink alone.
+ * 4. A filtered query over 1M stored records (local NDJSON.gz; S3 Parquet on moto with --s3).
+ */
+import { spawn } from 'node:child_process'
+import { Agent, request } from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { Registry } from 'prom-client'
+import { validateConfig } from '../src/config/load.ts'
+import { createLog } from '../src/log/open.ts'
+import { Archiver } from '../src/audit/archiver.ts'
+import { canonicalize } from '../src/audit/canonical.ts'
+import { buildManifest, genesisHash, linkHash, type ChainedRecord } from '../src/audit/integrity.ts'
+import { createLocalStore } from '../src/audit/local-store.ts'
+import { createS3Store } from '../src/audit/s3-store.ts'
+import { createAuditMetrics } from '../src/audit/metrics.ts'
+import { queryStore } from '../src/audit/query.ts'
+import { fileHex, type ArchiveStore, type RecordFilter } from '../src/audit/store.ts'
+import { startS3 } from '../scripts/s3.ts'
+
+const { values: args } = parseArgs({ options: { only: { type: 'string' }, s3: { type: 'boolean' }, records: { type: 'string' } } })
+const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
+const silent = pino({ level: 'silent' })
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] as number }
+const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] as number }
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
+const want = (name: string): boolean => args.only === undefined || args.only === name
+
+const types = ['auth', 'cas_grant', 'cas_decision', 'credential_action', 'tool_call', 'agent_delegation']
+function event (i: number, tsMs: number): Record<string, unknown> {
+  return {
+    audit_event_id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+    ts: new Date(tsMs).toISOString(),
+    type: types[i % types.length],
+    outcome: i % 10 === 0 ? 'deny' : 'allow',
+    tenant_id: `tenant-${i % 20}`,
+    component: 'caipe-ui',
+    action: `action-${i % 50}`,
+    actor_ref: `user:${i % 1000}`,
+    resource_ref: `resource:${i % 5000}`,
+    correlation_id: `corr-${Math.floor(i / 3)}`,
+    user_email: `user${i % 1000}@example.com`,
+    subject_hash: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae'
+  }
+}
+
+async function startServe (dir: string, audit: Record<string, unknown> = {}): Promise<{ url: string, stop: () => Promise<void> }> {
+  const port = 19400 + Math.floor(Math.random() * 500)
+  const configFile = join(dir, 'config.json')
+  await writeFile(configFile, JSON.stringify({ log: { url: `embedded:${join(dir, 'vigil.db')}` }, server: { port }, logging: { level: 'warn' }, audit: { local: { path: join(dir, 'audit') }, checkpoint: { keyFile: join(dir, 'key.pem') }, maxBacklogRecords: 10_000_000, ...audit } }))
+  const env = { ...process.env }
+  delete env.VIGIL_CONFIG
+  const child = spawn(process.execPath, [main, '--config', configFile, 'serve'], { stdio: ['ignore', 'ignore', 'inherit'], env })
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${url}/v1/audit/readyz`)).status === 200) break } catch {}
+    if (i > 300) throw new Error('vigil serve did not start')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return { url, stop: async () => { child.kill('SIGTERM'); await exited } }
+}
+
+function post (agent: Agent, url: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const u = new URL('/v1/audit/events', url)
+    const req = request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, res => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+function bodies (count: number, size: number): Buffer[] {
+  const now = Date.now()
+  return Array.from({ length: count }, (_, b) => Buffer.from(JSON.stringify(Array.from({ length: size }, (_, i) => { const e = event(b * size + i, now); delete e.audit_event_id; delete e.ts; return e }))))
+}
+
+async function benchIngest (): Promise<void> {
+  const runs: number[] = []
+  for (let run = 0; run < 3; run++) {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
+    const serve = await startServe(dir)
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 })
+    const payloads = bodies(64, 500)
+    let acked = 0
+    let next = 0
+    const durationMs = 5000
+    const started = performance.now()
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (performance.now() - started < durationMs) {
+        const status = await post(agent, serve.url, payloads[next++ % payloads.length] as Buffer)
+        if (status !== 202) throw new Error(`HTTP ${status}`)
+        acked += 500
+      }
+    }))
+    const rate = acked / ((performance.now() - started) / 1000)
+    runs.push(rate)
+    agent.destroy()
+    await serve.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+  console.log(`ingest  POST /v1/audit/events, batches of 500, 8 connections, 202 after fsync: median ${fmt(median(runs))} events/s (runs: ${runs.map(fmt).join(', ')})`)
+}
+
+async function benchLatency (): Promise<void> {
+  for (const size of [500, 100]) {
+    const p95s: number[] = []
+    const p50s: number[] = []
+    for (let run = 0; run < 3; run++) {
+      const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
+      const serve = await startServe(dir)
+      const agent = new Agent({ keepAlive: true, maxSockets: 16 })
+      const payloads = bodies(32, size)
+      const perSecond = 20_000 / size
+      const latencies: number[] = []
+      const inflight: Array<Promise<void>> = []
+      const started = performance.now()
+      for (let i = 0; i < perSecond * 5; i++) {
+        const due = started + (i * 1000) / perSecond
+        const wait = due - performance.now()
+        if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+        const t0 = performance.now()
+        inflight.push(post(agent, serve.url, payloads[i % payloads.length] as Buffer).then(status => {
+          if (status !== 202) throw new Error(`HTTP ${status}`)
+          latencies.push(performance.now() - t0)
+        }))
+      }
+      await Promise.all(inflight)
+      p95s.push(pct(latencies, 0.95))
+      p50s.push(pct(latencies, 0.5))
+      agent.destroy()
+      await serve.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+    console.log(`latency 20k events/s as ${20_000 / size} req/s of ${size}: p95 median ${median(p95s).toFixed(2)} ms (runs ${p95s.map(x => x.toFixed(2)).join(', ')}), p50 ${median(p50s).toFixed(2)} ms`)
+  }
+}
+
+async function benchArchive (): Promise<void> {
+  const total = 300_000
+  const e2e: number[] = []
+  const sinkOnly: number[] = []
+  for (let run = 0; run < 3; run++) {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
+    const log = createLog(validateConfig({ log: { url: `embedded:${join(dir, 'vigil.db')}` } }))
+    await log.connect()
+    await log.admin.ensureTopic({ name: 'audit-events', partitions: 3 })
+    const now = Date.now()
+    for (let i = 0; i < total; i += 5000) {
+      await log.produce('audit-events', Array.from({ length: 5000 }, (_, j) => ({ value: Buffer.from(JSON.stringify(event(i + j, now - (i + j)))), partition: Math.floor((i + j) / 5000) % 3 })))
+    }
+    const store = createLocalStore({ path: join(dir, 'audit'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 })
+    const archiver = new Archiver({ log, topic: 'audit-events', group: 'bench', stores: [store], flushBatchSize: 20_000, flushIntervalMs: 1000, retryInitialDelayMs: 100, retryMaxDelayMs: 1000, checkpointIntervalMs: 60_000, signingKey: undefined, logger: silent, metrics: createAuditMetrics(new Registry()) })
+    const started = performance.now()
+    await archiver.start()
+    while (archiver.stats.flushedEvents < total) await new Promise(resolve => setTimeout(resolve, 10))
+    e2e.push(total / ((performance.now() - started) / 1000))
+    await archiver.stop()
+    await log.close()
+
+    // The sink alone: chain + manifest + gzip + fsync/rename, records already in memory.
+    const sink = createLocalStore({ path: join(dir, 'sink'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 })
+    const values = Array.from({ length: total }, (_, i) => event(i, now - i))
+    const t0 = performance.now()
+    let prev = genesisHash
+    for (let i = 0; i < total; i += 20_000) {
+      const batch: ChainedRecord[] = []
+      for (let j = i; j < i + 20_000; j++) {
+        const hash = linkHash(prev, 0, j, canonicalize(values[j]))
+        batch.push({ ...values[j], _chain: { p: 0, o: j, prev, hash } } as ChainedRecord)
+        prev = hash
+      }
+      await sink.writeFile(sink.fileName(sink.bucketOf(now), now, fileHex('t', 0, i)), batch, buildManifest('t', 0, batch))
+    }
+    sinkOnly.push(total / ((performance.now() - t0) / 1000))
+    await rm(dir, { recursive: true, force: true })
+  }
+  console.log(`archive log → chain → NDJSON.gz (level 1) → fsync → commit, ${fmt(total)} records, 3 partitions: median ${fmt(median(e2e))} records/s (runs ${e2e.map(fmt).join(', ')})`)
+  console.log(`archive sink alone (chain + manifest + gzip + fsync + rename): median ${fmt(median(sinkOnly))} records/s (runs ${sinkOnly.map(fmt).join(', ')})`)
+}
+
+/** Writes `total` records spread over the last 20 h, as the archiver would (3 partitions, 10k-record batches). */
+async function fill (store: ArchiveStore, total: number, nowMs: number): Promise<void> {
+  const spanMs = 20 * 3_600_000
+  const prev = [genesisHash, genesisHash, genesisHash]
+  const offsets = [0, 0, 0]
+  const pending: Array<Promise<void>> = []
+  for (let i = 0; i < total; i += 10_000) {
+    const p = (i / 10_000) % 3
+    const groups = new Map<number, ChainedRecord[]>()
+    for (let j = i; j < Math.min(total, i + 10_000); j++) {
+      const tsMs = nowMs - spanMs + Math.floor((j / total) * spanMs)
+      const value = event(j, tsMs)
+      const o = offsets[p] as number
+      offsets[p] = o + 1
+      const hash = linkHash(prev[p] as string, p, o, canonicalize(value))
+      const record = { ...value, _chain: { p, o, prev: prev[p] as string, hash } } as ChainedRecord
+      prev[p] = hash
+      const bucket = store.bucketOf(tsMs)
+      let group = groups.get(bucket)
+      if (group === undefined) groups.set(bucket, group = [])
+      group.push(record)
+    }
+    for (const [bucket, records] of groups) {
+      const newest = Date.parse(records[records.length - 1]?.ts as string)
+      pending.push(store.writeFile(store.fileName(bucket, newest, fileHex('audit-events', p, records[0]?._chain.o ?? 0)), records, buildManifest('audit-events', p, records)))
+      if (pending.length >= 8) await Promise.all(pending.splice(0))
+    }
+  }
+  await Promise.all(pending)
+}
+
+async function benchQuery (): Promise<void> {
+  const total = Number(args.records ?? 1_000_000)
+  const now = Date.now()
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
+  const stores: Array<[string, ArchiveStore, () => Promise<void>]> = args.s3 === true ? [] : [['local NDJSON.gz', createLocalStore({ path: join(dir, 'audit'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 }), async () => {}]]
+  if (args.s3 === true) {
+    // S3 runs alone (--only query --s3): moto is a Python server on the same two cores.
+    const s3 = await startS3({ bucket: 'bench' })
+    stores.push(['S3 Parquet (moto)', createS3Store({ bucket: 'bench', prefix: 'audit', region: s3.region, endpointUrl: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }), () => s3.stop()])
+  }
+  const range = { sinceMs: now - 24 * 3_600_000, untilMs: now }
+  const queries: Array<[string, RecordFilter]> = [
+    ['type=cas_grant (one filter: counts from manifests)', { ...range, exact: [['type', 'cas_grant']] }],
+    ['tenant_id=tenant-10&outcome=deny (two filters: scan with pre-filter)', { ...range, exact: [['tenant_id', 'tenant-10'], ['outcome', 'deny']] }],
+    ['user_email=user42@ (substring: scan)', { ...range, exact: [], userEmail: 'user42@' }],
+    ['window=1h, no filter', { sinceMs: now - 3_600_000, untilMs: now, exact: [] }]
+  ]
+  for (const [name, store, stop] of stores) {
+    const t0 = performance.now()
+    await fill(store, total, now)
+    console.log(`query   ${name}: stored ${fmt(total)} records over 20 h in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    for (const [label, filter] of queries) {
+      const times: number[] = []
+      let result
+      for (let run = 0; run < 5; run++) {
+        const q0 = performance.now()
+        result = await queryStore(store, { filter, limit: 100 })
+        times.push(performance.now() - q0)
+      }
+      console.log(`query   ${name}, ${label}, limit 100: median ${median(times).toFixed(0)} ms (first ${times[0]?.toFixed(0)} ms, total ${fmt(result?.total ?? 0)})`)
+    }
+    await store.close()
+    await stop()
+  }
+  await rm(dir, { recursive: true, force: true })
+}
+
+if (want('ingest')) await benchIngest()
+if (want('latency')) await benchLatency()
+if (want('archive')) await benchArchive()
+if (want('query')) await benchQuery()

@@ -1,0 +1,140 @@
+/**
+ * Queries over a store, as CAIPE's GET /v1/audit/events answers them: newest ts first, `total`
+ * counting every match, `truncated = total > limit`. Vigil adds an opaque cursor for paging.
+ *
+ * Pruning and push-down: the store lists only the day directories (local) or hour/day prefixes
+ * (S3) of the range and drops files by the time in their names; each file's manifest (the local
+ * file's last gzip member, or the Parquet footer, read alone) then rules files out by their
+ * oldest/newest ts and their per-column value counts, and for files wholly inside the range with
+ * at most one exact filter gives the count without reading a record. Only the files that can
+ * hold a record of the requested page are read with their records.
+ */
+import { VigilError } from '../errors.ts'
+import type { FileManifest } from './integrity.ts'
+import { manifestVerdict, type ArchiveStore, type RecordFilter, type ScanHit, type StoredFile } from './store.ts'
+
+export interface Cursor {
+  /** ts (ms), partition and offset of the last record returned. */
+  t: number
+  p: number
+  o: number
+  /** The query's range, kept so every page counts the same total. */
+  s: number
+  u: number
+}
+
+export interface QueryOptions {
+  filter: RecordFilter
+  limit: number
+  cursor?: Cursor | undefined
+  resolution?: 'auto' | 'minute' | 'hour' | 'day'
+}
+
+export interface QueryResult {
+  records: Array<Record<string, unknown>>
+  total: number
+  limit: number
+  truncated: boolean
+  next_cursor: string | null
+}
+
+export function encodeCursor (cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.t, cursor.p, cursor.o, cursor.s, cursor.u])).toString('base64url')
+}
+
+export function decodeCursor (text: string): Cursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+    if (Array.isArray(value) && value.length === 5 && value.every(n => typeof n === 'number' && Number.isFinite(n))) {
+      const [t, p, o, s, u] = value as number[]
+      return { t: t as number, p: p as number, o: o as number, s: s as number, u: u as number }
+    }
+  } catch {}
+  throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'cursor is not one this service returned', { field: 'cursor' })
+}
+
+/** Newest first: ts, then partition, then offset, all descending. */
+function before (a: ScanHit, b: ScanHit): number {
+  return b.tsMs - a.tsMs || b.partition - a.partition || b.offset - a.offset
+}
+
+function afterCursor (hit: ScanHit, cursor: Cursor | undefined): boolean {
+  if (cursor === undefined) return true
+  return hit.tsMs < cursor.t || (hit.tsMs === cursor.t && (hit.partition < cursor.p || (hit.partition === cursor.p && hit.offset < cursor.o)))
+}
+
+export async function queryStore (store: ArchiveStore, options: QueryOptions): Promise<QueryResult> {
+  const { filter, limit, cursor } = options
+  const files = await store.listFiles(filter.sinceMs, filter.untilMs, options.resolution)
+  const manifests = await mapLimited(files, 16, file => store.readManifest(file))
+  interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined }
+  const candidates: Candidate[] = []
+  let total = 0
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as StoredFile
+    const manifest = manifests[i] ?? null
+    const verdict = manifestVerdict(manifest, filter)
+    if (verdict.kind === 'none') continue
+    const known = verdict.kind === 'count' ? verdict.count : undefined
+    if (known !== undefined) total += known
+    candidates.push({
+      file,
+      manifest,
+      known,
+      maxTs: manifest?.max_ts_ms ?? file.nameTimeMs + 999,
+      minTs: manifest?.min_ts_ms ?? Number.NEGATIVE_INFINITY
+    })
+  }
+  candidates.sort((a, b) => b.maxTs - a.maxTs)
+
+  let page: ScanHit[] = []
+  const trim = (): void => {
+    page.sort(before)
+    if (page.length > limit) page = page.slice(0, limit)
+  }
+  const worst = (): number => page.length >= limit ? (page[limit - 1] as ScanHit).tsMs : Number.NEGATIVE_INFINITY
+  const countOnly: Candidate[] = []
+  // Newest files first; stop reading records once no older file can enter the page.
+  for (const c of candidates) {
+    const canEnter = c.maxTs >= worst() && (cursor === undefined || c.minTs <= cursor.t)
+    if (!canEnter) {
+      if (c.known === undefined) countOnly.push(c)
+      continue
+    }
+    const hits = await store.scan(c.file, filter, true)
+    if (c.known === undefined) total += hits.length
+    for (const hit of hits) if (afterCursor(hit, cursor)) page.push(hit)
+    if (page.length >= 2 * limit) trim()
+    else if (page.length >= limit) trim()
+  }
+  const counts = await mapLimited(countOnly, store.scanConcurrency, async c => (await store.scan(c.file, filter, false)).length)
+  for (const n of counts) total += n
+  trim()
+  const records = page.map(hit => hit.record as Record<string, unknown>)
+  const lastHit = page[page.length - 1]
+  const more = lastHit !== undefined && page.length === limit && hasMore(total, page.length, cursor)
+  return {
+    records,
+    total,
+    limit,
+    truncated: total > limit,
+    next_cursor: more && lastHit !== undefined ? encodeCursor({ t: lastHit.tsMs, p: lastHit.partition, o: lastHit.offset, s: filter.sinceMs, u: filter.untilMs }) : null
+  }
+}
+
+/** Whether records remain after this page; exact when there is no cursor, conservative otherwise. */
+function hasMore (total: number, returned: number, cursor: Cursor | undefined): boolean {
+  return cursor === undefined ? total > returned : true
+}
+
+export async function mapLimited<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i] as T)
+    }
+  }))
+  return out
+}

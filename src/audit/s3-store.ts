@@ -1,0 +1,422 @@
+/**
+ * The S3 store: CAIPE's layout, `<prefix>/YYYY/MM/DD/HH/mm/audit-<YYYYmmddTHHMMSSZ>-<12hex>.parquet`,
+ * snappy Parquet with CAIPE's string index columns plus `record_json` (the whole record, with
+ * its `_chain` link). Vigil places each record by its own `ts` (one object per minute bucket),
+ * and puts the file's manifest in the Parquet footer's key-value metadata
+ * (`vigil.audit.manifest`), so queries read a footer with one ranged GET to decide whether an
+ * object can match before downloading it, then decode only the columns they need.
+ *
+ * Works with any S3-compatible endpoint (AWS, MinIO, moto, S3Proxy …) through the AWS SDK v3.
+ */
+import {
+  DeleteBucketLifecycleCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand,
+  HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutObjectCommand,
+  S3Client, type LifecycleRule
+} from '@aws-sdk/client-s3'
+import { parquetMetadata, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet'
+import { parquetWriteBuffer } from 'hyparquet-writer'
+import { VigilError } from '../errors.ts'
+import type { ChainedRecord, FileManifest } from './integrity.ts'
+import { isManifest } from './integrity.ts'
+import { indexColumns } from './record.ts'
+import {
+  compactTime, parseCompactTime, recordMatches,
+  type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
+} from './store.ts'
+
+export interface S3StoreOptions {
+  bucket: string
+  prefix: string
+  region: string
+  endpointUrl: string
+  forcePathStyle: boolean
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+export const lifecycleRuleId = 'caipe-audit-retention'
+export const manifestKey = 'vigil.audit.manifest'
+const minuteMs = 60_000
+const hourMs = 3_600_000
+const dayMs = 86_400_000
+const keyPattern = /(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/audit-(\d{8}T\d{6}Z)-([0-9a-f]{12})\.parquet$/
+const footerBytes = 64 * 1024
+
+interface S3File extends StoredFile { size: number }
+
+export function createS3Store (options: S3StoreOptions): S3Store {
+  return new S3Store(options)
+}
+
+export class S3Store implements ArchiveStore {
+  readonly kind = 's3' as const
+  readonly scanConcurrency = 16
+  readonly client: S3Client
+  readonly bucket: string
+  readonly prefix: string
+  readonly #options: S3StoreOptions
+  readonly #manifests = new Map<string, FileManifest | null>()
+
+  constructor (options: S3StoreOptions) {
+    if (options.bucket === '') {
+      throw new VigilError('VGL_AUDIT_CONFIG_INVALID', 'audit.s3.bucket is empty but the backend writes to S3', { key: 'audit.s3.bucket', hint: 'Set audit.s3.bucket (or AUDIT_SERVICE_S3_BUCKET).' })
+    }
+    this.#options = options
+    this.bucket = options.bucket
+    this.prefix = options.prefix.replace(/^\/+|\/+$/g, '')
+    this.client = new S3Client({
+      region: options.region,
+      ...(options.endpointUrl === '' ? {} : { endpoint: options.endpointUrl }),
+      forcePathStyle: options.forcePathStyle,
+      ...(options.accessKeyId === '' ? {} : { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }),
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3
+    })
+  }
+
+  #key (rel: string): string {
+    return this.prefix === '' ? rel : `${this.prefix}/${rel}`
+  }
+
+  bucketOf (tsMs: number): number {
+    return Math.floor(tsMs / minuteMs) * minuteMs
+  }
+
+  fileName (bucketTimeMs: number, newestTsMs: number, uniqueHex: string): string {
+    const t = new Date(bucketTimeMs).toISOString()
+    return this.#key(`${t.slice(0, 4)}/${t.slice(5, 7)}/${t.slice(8, 10)}/${t.slice(11, 13)}/${t.slice(14, 16)}/audit-${compactTime(newestTsMs)}-${uniqueHex}.parquet`)
+  }
+
+  async writeFile (name: string, records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Promise<void> {
+    const body = encodeParquet(records, manifest, lines)
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key: name, Body: body, ContentType: 'application/vnd.apache.parquet'
+      }))
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot put s3://${this.bucket}/${name}: ${describeS3Error(cause)}`, { bucket: this.bucket, key: name, cause })
+    }
+    this.#manifests.delete(name)
+  }
+
+  async exists (name: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }))
+      return true
+    } catch (cause) {
+      if (isNotFound(cause)) return false
+      throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot head s3://${this.bucket}/${name}: ${describeS3Error(cause)}`, { key: name, cause })
+    }
+  }
+
+  async deleteFile (name: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name }))
+    this.#manifests.delete(name)
+  }
+
+  async listFiles (sinceMs: number, untilMs: number, resolution: 'auto' | 'minute' | 'hour' | 'day' = 'auto'): Promise<StoredFile[]> {
+    // CAIPE: hour prefixes for ranges up to a day (auto), day prefixes otherwise.
+    const span = untilMs - sinceMs
+    // The answer is the same at any granularity (keys are filtered by their time anyway); finer
+    // listing only saves reading keys. Past a few hundred prefixes a coarser one is faster.
+    let stepMs = resolution === 'minute' ? minuteMs : resolution === 'hour' || (resolution === 'auto' && span <= dayMs) ? hourMs : dayMs
+    while (stepMs < dayMs && span / stepMs > 200) stepMs = stepMs === minuteMs ? hourMs : dayMs
+    const prefixes: string[] = []
+    for (let t = Math.floor(sinceMs / stepMs) * stepMs; t <= untilMs; t += stepMs) {
+      const iso = new Date(t).toISOString()
+      const parts = [iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10)]
+      if (stepMs <= hourMs) parts.push(iso.slice(11, 13))
+      if (stepMs === minuteMs) parts.push(iso.slice(14, 16))
+      prefixes.push(this.#key(parts.join('/') + '/'))
+    }
+    const files: StoredFile[] = []
+    for (const prefix of prefixes) {
+      for (const file of await this.#list(prefix)) {
+        if (file.bucketTimeMs + minuteMs <= sinceMs || file.bucketTimeMs > untilMs) continue
+        if (file.nameTimeMs + 1000 <= sinceMs) continue
+        files.push(file)
+      }
+    }
+    return files
+  }
+
+  async listAllFiles (): Promise<StoredFile[]> {
+    return await this.#list(this.prefix === '' ? '' : `${this.prefix}/`)
+  }
+
+  async #list (prefix: string, cap = Number.POSITIVE_INFINITY): Promise<S3File[]> {
+    const out: S3File[] = []
+    let token: string | undefined
+    do {
+      let page
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }))
+      } catch (cause) {
+        throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot list s3://${this.bucket}/${prefix}: ${describeS3Error(cause)}`, { bucket: this.bucket, prefix, cause })
+      }
+      for (const object of page.Contents ?? []) {
+        const key = object.Key ?? ''
+        const m = keyPattern.exec(key)
+        if (m === null) continue
+        const bucketTimeMs = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]))
+        out.push({ name: key, bucketTimeMs, nameTimeMs: parseCompactTime(m[6] as string), size: object.Size ?? 0 })
+        if (out.length >= cap) return out
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+    } while (token !== undefined)
+    return out
+  }
+
+  /** Objects and bytes under the prefix, counting at most `cap` objects (CAIPE caps at 10 000). */
+  async usage (cap = 10_000): Promise<{ objects: number, bytes: number, truncated: boolean }> {
+    const files = await this.#list(this.prefix === '' ? '' : `${this.prefix}/`, cap + 1)
+    const counted = files.slice(0, cap)
+    return { objects: counted.length, bytes: counted.reduce((n, f) => n + f.size, 0), truncated: files.length > cap }
+  }
+
+  async readManifest (file: StoredFile): Promise<FileManifest | null> {
+    if (this.#manifests.has(file.name)) return this.#manifests.get(file.name) ?? null
+    let tail: Buffer
+    try {
+      tail = await this.#get(file.name, `bytes=-${footerBytes}`)
+    } catch (cause) {
+      if (isNotFound(cause)) return null
+      throw cause
+    }
+    let metadata: FileMetaData
+    try {
+      metadata = parquetMetadata(toArrayBuffer(tail))
+    } catch {
+      // Footer larger than what we fetched, or a damaged object: read it whole.
+      try {
+        metadata = parquetMetadata(toArrayBuffer(await this.#get(file.name)))
+      } catch {
+        this.#manifests.set(file.name, null)
+        return null
+      }
+    }
+    const manifest = manifestOf(metadata)
+    this.#manifests.set(file.name, manifest)
+    return manifest
+  }
+
+  async #get (key: string, range?: string): Promise<Buffer> {
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range === undefined ? {} : { Range: range }) }))
+      const bytes = await answer.Body?.transformToByteArray()
+      return Buffer.from(bytes ?? new Uint8Array())
+    } catch (cause) {
+      if (isNotFound(cause)) throw cause
+      throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot get s3://${this.bucket}/${key}: ${describeS3Error(cause)}`, { bucket: this.bucket, key, cause })
+    }
+  }
+
+  async readFile (file: StoredFile): Promise<FileContent> {
+    const bytes = await this.#get(file.name)
+    let metadata: FileMetaData
+    try {
+      metadata = parquetMetadata(toArrayBuffer(bytes))
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `s3://${this.bucket}/${file.name} is not a readable Parquet file: ${(cause as Error).message}`, { key: file.name, cause })
+    }
+    const rows = await parquetReadObjects({ file: memoryBuffer(bytes), metadata, columns: [...indexColumns, 'record_json'] })
+    const lines: StoredLine[] = rows.map((row, position) => {
+      const record = parseObject(row.record_json)
+      const line: StoredLine = { position, record }
+      if (record !== undefined) {
+        // Queries filter on the index columns: they must say what record_json says.
+        const wrong = indexColumns.find(column => (row[column] ?? null) !== indexValue(record, column))
+        if (wrong !== undefined) line.problem = `column ${wrong} (${JSON.stringify(row[wrong] ?? null)}) disagrees with record_json (${JSON.stringify(indexValue(record, wrong))})`
+      }
+      return line
+    })
+    const manifest = manifestOf(metadata)
+    return manifest === null ? { lines, manifest, manifestProblem: `the Parquet footer has no valid ${manifestKey}` } : { lines, manifest }
+  }
+
+  async scan (file: StoredFile, filter: RecordFilter, withRecords: boolean): Promise<ScanHit[]> {
+    let bytes: Buffer
+    try {
+      bytes = await this.#get(file.name)
+    } catch (cause) {
+      if (isNotFound(cause)) return []
+      throw cause
+    }
+    const buffer = memoryBuffer(bytes)
+    const metadata = parquetMetadata(buffer.whole)
+    // Decode the index columns first; record_json only for the rows that match.
+    const columns = ['ts', ...new Set([...filter.exact.map(([c]) => c === 'capability' ? ['capability', 'action'] : [c]).flat(), ...(filter.userEmail === undefined ? [] : ['user_email'])])]
+    const rows = await parquetReadObjects({ file: buffer, metadata, columns: [...new Set(columns)] })
+    const matched: Array<{ row: number, ts: number }> = []
+    for (let i = 0; i < rows.length; i++) {
+      const ts = recordMatches(rows[i] as Record<string, unknown>, filter)
+      if (!Number.isNaN(ts)) matched.push({ row: i, ts })
+    }
+    if (matched.length === 0) return []
+    // Counting only: the index columns were enough.
+    if (!withRecords) return matched.map(m => ({ tsMs: m.ts, partition: -1, offset: -1 }))
+    const first = (matched[0] as { row: number }).row
+    const last = (matched[matched.length - 1] as { row: number }).row
+    const json = await parquetReadObjects({ file: buffer, metadata, columns: ['record_json'], rowStart: first, rowEnd: last + 1 })
+    const hits: ScanHit[] = []
+    for (const m of matched) {
+      const record = parseObject(json[m.row - first]?.record_json)
+      const link = record?._chain as { p?: number, o?: number } | undefined
+      const hit: ScanHit = { tsMs: m.ts, partition: link?.p ?? -1, offset: link?.o ?? -1 }
+      if (withRecords && record !== undefined) hit.record = record
+      hits.push(hit)
+    }
+    return hits
+  }
+
+  async readDoc<T> (key: string): Promise<T | undefined> {
+    try {
+      return JSON.parse((await this.#get(this.#key(`_vigil/${key}`))).toString('utf8')) as T
+    } catch (cause) {
+      if (isNotFound(cause)) return undefined
+      throw cause
+    }
+  }
+
+  async writeDoc (key: string, value: unknown): Promise<void> {
+    const name = this.#key(`_vigil/${key}`)
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: name, Body: JSON.stringify(value), ContentType: 'application/json' }))
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot put s3://${this.bucket}/${name}: ${describeS3Error(cause)}`, { bucket: this.bucket, key: name, cause })
+    }
+  }
+
+  async listDocs (prefix: string): Promise<string[]> {
+    const base = this.#key('_vigil/')
+    const out: string[] = []
+    let token: string | undefined
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }))
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) out.push(object.Key.slice(base.length))
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+    } while (token !== undefined)
+    return out.sort()
+  }
+
+  async probe (): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }))
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_STORE_UNAVAILABLE', `S3 bucket ${this.bucket} is not reachable: ${describeS3Error(cause)}`, { bucket: this.bucket, cause })
+    }
+  }
+
+  async health (): Promise<StorageHealth> {
+    const base = { backend: 's3' as const, bucket: this.bucket, prefix: this.prefix, region: this.#options.region, endpoint_url: this.#options.endpointUrl === '' ? null : this.#options.endpointUrl }
+    try {
+      await this.probe()
+      return { ...base, status: 'healthy', detail: 's3 audit storage is reachable' }
+    } catch {
+      return { ...base, status: 'down', detail: 's3 audit storage is unreachable; see audit-service logs' }
+    }
+  }
+
+  /** The lifecycle rule's expiration in days, or 0 when there is none. */
+  async getRetentionDays (): Promise<number> {
+    try {
+      const answer = await this.client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }))
+      return answer.Rules?.find(r => r.ID === lifecycleRuleId)?.Expiration?.Days ?? 0
+    } catch (cause) {
+      if ((cause as { name?: string }).name === 'NoSuchLifecycleConfiguration') return 0
+      throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot read the lifecycle of bucket ${this.bucket}: ${describeS3Error(cause)}`, { bucket: this.bucket, cause })
+    }
+  }
+
+  /** CAIPE's PUT /v1/audit/retention: 0 removes the rule, N sets Expiration.Days on `<prefix>/`. */
+  async setRetentionDays (days: number): Promise<void> {
+    let rules: LifecycleRule[] = []
+    try {
+      rules = (await this.client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }))).Rules ?? []
+    } catch (cause) {
+      if ((cause as { name?: string }).name !== 'NoSuchLifecycleConfiguration') {
+        throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot read the lifecycle of bucket ${this.bucket}: ${describeS3Error(cause)}`, { bucket: this.bucket, cause })
+      }
+    }
+    const others = rules.filter(r => r.ID !== lifecycleRuleId)
+    const next = days === 0 ? others : [...others, { ID: lifecycleRuleId, Status: 'Enabled' as const, Filter: { Prefix: `${this.prefix}/` }, Expiration: { Days: days } }]
+    try {
+      if (next.length === 0) await this.client.send(new DeleteBucketLifecycleCommand({ Bucket: this.bucket }))
+      else await this.client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: next } }))
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot set the lifecycle of bucket ${this.bucket}: ${describeS3Error(cause)}`, { bucket: this.bucket, cause })
+    }
+  }
+
+  describe (): Record<string, unknown> {
+    return { backend: 's3', bucket: this.bucket, prefix: this.prefix, region: this.#options.region, endpoint_url: this.#options.endpointUrl === '' ? null : this.#options.endpointUrl }
+  }
+
+  async close (): Promise<void> {
+    this.client.destroy()
+  }
+}
+
+/** The value of an index column as CAIPE writes it: the string, other values as JSON, else null. */
+export function indexValue (record: Record<string, unknown>, column: string): string | null {
+  const value = record[column]
+  if (value === undefined || value === null) return null
+  return typeof value === 'string' ? value : JSON.stringify(value)
+}
+
+export function encodeParquet (records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Buffer {
+  const columnData = [
+    ...indexColumns.map(name => ({ name, type: 'STRING' as const, data: records.map(r => indexValue(r, name)) })),
+    { name: 'record_json', type: 'STRING' as const, data: lines === undefined ? records.map(r => JSON.stringify(r)) : [...lines] }
+  ]
+  const buffer = parquetWriteBuffer({
+    columnData,
+    codec: 'SNAPPY',
+    rowGroupSize: 100_000,
+    kvMetadata: [{ key: manifestKey, value: JSON.stringify(manifest) }],
+    createdBy: 'vigil audit archiver'
+  })
+  return Buffer.from(buffer)
+}
+
+function manifestOf (metadata: FileMetaData): FileManifest | null {
+  const entry = metadata.key_value_metadata?.find(kv => kv.key === manifestKey)
+  if (entry?.value === undefined) return null
+  try {
+    const manifest: unknown = JSON.parse(entry.value)
+    return isManifest(manifest) ? manifest : null
+  } catch {
+    return null
+  }
+}
+
+function memoryBuffer (bytes: Buffer): AsyncBuffer & { whole: ArrayBuffer } {
+  const whole = toArrayBuffer(bytes)
+  return { byteLength: whole.byteLength, slice: (start: number, end?: number) => whole.slice(start, end), whole }
+}
+
+function toArrayBuffer (bytes: Buffer): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+}
+
+function parseObject (text: unknown): Record<string, unknown> | undefined {
+  if (typeof text !== 'string') return undefined
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isNotFound (cause: unknown): boolean {
+  const e = cause as { name?: string, $metadata?: { httpStatusCode?: number } }
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404
+}
+
+/** The S3 error's name and message, never its request (which carries signatures). */
+export function describeS3Error (cause: unknown): string {
+  const e = cause as { name?: string, message?: string, code?: string }
+  return `${e.name ?? e.code ?? 'Error'}: ${e.message ?? String(cause)}`
+}

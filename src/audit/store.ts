@@ -1,0 +1,146 @@
+/**
+ * What the archiver, the queries and `verify` need from a store. Two implementations:
+ * local NDJSON(.gz) files (local-store.ts) and S3 Parquet objects (s3-store.ts). Both hold the
+ * same records in the same layout CAIPE uses, plus Vigil's manifest at the end of each file and a
+ * few small JSON documents under `_vigil/` (archiver state, signed checkpoints, retention ledger).
+ */
+import { createHash } from 'node:crypto'
+import type { ChainedRecord, FileManifest } from './integrity.ts'
+import { columnValue } from './integrity.ts'
+import { parseTs } from './record.ts'
+
+export interface StoredFile {
+  /** Path under the root (local) or key under the bucket (S3). */
+  readonly name: string
+  /** The time in the file name (the newest record's ts, to the second), epoch ms. */
+  readonly nameTimeMs: number
+  /** The time bucket of the directory or key prefix (day locally, minute on S3), epoch ms. */
+  readonly bucketTimeMs: number
+}
+
+/** One line (local) or row (S3) of a stored file, as read back. */
+export interface StoredLine {
+  /** Position in the file, from 0. */
+  position: number
+  /** The parsed record, or undefined when the line is not a JSON object. */
+  record: Record<string, unknown> | undefined
+  /** What is wrong with the line beyond its content (e.g. an index column disagreeing with record_json). */
+  problem?: string
+}
+
+export interface FileContent {
+  lines: StoredLine[]
+  manifest: FileManifest | null
+  /** Why the manifest is missing or unreadable, when it is. */
+  manifestProblem?: string
+}
+
+/** A compiled query filter: the time range and the CAIPE filters. */
+export interface RecordFilter {
+  sinceMs: number
+  untilMs: number
+  /** Exact matches, `capability` falling back to `action`. */
+  exact: Array<[column: string, value: string]>
+  /** Case-insensitive substring of user_email, lower-cased. */
+  userEmail?: string | undefined
+}
+
+export interface ScanHit {
+  tsMs: number
+  partition: number
+  offset: number
+  record?: Record<string, unknown>
+}
+
+export interface StorageHealth {
+  backend: 'local' | 's3'
+  status: 'healthy' | 'warning' | 'down'
+  detail: string
+  [extra: string]: unknown
+}
+
+export interface ArchiveStore {
+  readonly kind: 'local' | 's3'
+  /** How many files a query reads at once (disk: a few; S3: more, to hide request latency). */
+  readonly scanConcurrency: number
+  /** Key of the store's directory or key prefix for the file that holds records of this bucket. */
+  fileName (bucketTimeMs: number, newestTsMs: number, uniqueHex: string): string
+  /** The bucket (day locally, minute on S3) a record time falls in. */
+  bucketOf (tsMs: number): number
+  /**
+   * Writes one file; resolves only once it is durable (fsync + rename + fsync dir, or PUT
+   * completed). `lines` are the records' JSON text when the caller has it already.
+   */
+  writeFile (name: string, records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Promise<void>
+  exists (name: string): Promise<boolean>
+  deleteFile (name: string): Promise<void>
+  /** Files whose bucket may hold records of [sinceMs, untilMs], pruned by the time in their path and name. */
+  listFiles (sinceMs: number, untilMs: number, resolution?: 'auto' | 'minute' | 'hour' | 'day'): Promise<StoredFile[]>
+  listAllFiles (): Promise<StoredFile[]>
+  /** The file's manifest, read from its end (cached by name). */
+  readManifest (file: StoredFile): Promise<FileManifest | null>
+  /** Every line or row, for verify. */
+  readFile (file: StoredFile): Promise<FileContent>
+  /** Matching records; reads only what the format lets it (columns, lines that can match). */
+  scan (file: StoredFile, filter: RecordFilter, withRecords: boolean): Promise<ScanHit[]>
+  /** Small JSON documents under `_vigil/` (state, checkpoints, retention ledger). */
+  readDoc<T> (key: string): Promise<T | undefined>
+  writeDoc (key: string, value: unknown): Promise<void>
+  listDocs (prefix: string): Promise<string[]>
+  /** Throws VGL_AUDIT_STORE_UNAVAILABLE when the store cannot be written (CAIPE's readiness probe). */
+  probe (): Promise<void>
+  health (): Promise<StorageHealth>
+  describe (): Record<string, unknown>
+  close (): Promise<void>
+}
+
+/** Deterministic 12 hex digits for a file: the same batch written again gets the same name. */
+export function fileHex (topic: string, partition: number, firstOffset: number): string {
+  return createHash('sha256').update(`${topic}/${partition}/${firstOffset}`).digest('hex').slice(0, 12)
+}
+
+/** `YYYYmmddTHHMMSSZ`, as in CAIPE's file names. */
+export function compactTime (ms: number): string {
+  const iso = new Date(ms).toISOString()
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`
+}
+
+export function parseCompactTime (text: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+  if (m === null) return Number.NaN
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))
+}
+
+/** Whether a record passes a filter (time range, exact matches, user_email substring). */
+export function recordMatches (record: Record<string, unknown>, filter: RecordFilter): number {
+  const ts = parseTs(record.ts)
+  if (!(ts >= filter.sinceMs && ts <= filter.untilMs)) return Number.NaN
+  for (const [column, value] of filter.exact) if (columnValue(record, column) !== value) return Number.NaN
+  if (filter.userEmail !== undefined) {
+    const email = record.user_email
+    if (typeof email !== 'string' || !email.toLowerCase().includes(filter.userEmail)) return Number.NaN
+  }
+  return ts
+}
+
+/**
+ * What a manifest says about a filter: `none` when no record can match, `count` with an exact
+ * number when the stats answer it without reading the file, `scan` otherwise.
+ */
+export function manifestVerdict (manifest: FileManifest | null, filter: RecordFilter): { kind: 'none' } | { kind: 'count', count: number } | { kind: 'scan' } {
+  if (manifest === null) return { kind: 'scan' }
+  if (manifest.min_ts_ms === null || manifest.max_ts_ms === null) return { kind: 'none' }
+  if (manifest.max_ts_ms < filter.sinceMs || manifest.min_ts_ms > filter.untilMs) return { kind: 'none' }
+  const inside = manifest.min_ts_ms >= filter.sinceMs && manifest.max_ts_ms <= filter.untilMs
+  let known: number | undefined = inside ? manifest.count - manifest.untimed : undefined
+  for (const [column, value] of filter.exact) {
+    const counts = manifest.stats[column]
+    if (counts === null || counts === undefined) { known = undefined; continue }
+    const n = counts[value] ?? 0
+    if (n === 0) return { kind: 'none' }
+    // One filter's count is exact only alone: several filters need the rows.
+    known = inside && filter.exact.length === 1 && filter.userEmail === undefined && manifest.untimed === 0 ? n : undefined
+  }
+  if (filter.userEmail !== undefined) known = undefined
+  return known === undefined ? { kind: 'scan' } : { kind: 'count', count: known }
+}

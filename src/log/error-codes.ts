@@ -81,6 +81,11 @@ export const logErrors = {
     hint: 'Check log.kafka.sasl (mechanism, username, password) and log.kafka.tls.',
     status: 503
   },
+  VGL_LOG_NOT_AUTHORIZED: {
+    summary: 'The Kafka brokers authenticated the client but refused the operation (ACLs).',
+    hint: 'Grant the principal in log.kafka.sasl.username the ACLs it needs on the topic or group named in the message.',
+    status: 403
+  },
   VGL_LOG_BACKEND_ERROR: {
     summary: 'The log backend failed in an unexpected way.',
     hint: 'The cause is attached; if it persists, report it with the log lines around it.',

@@ -1,0 +1,444 @@
+/**
+ * The embedded log: one SQLite file in WAL mode (`node:sqlite`), for one machine and zero
+ * set-up. Other processes may read and write the same file (WAL readers never block; writers
+ * wait up to busyTimeoutMs for the short write transactions of the others).
+ *
+ * Group commit: produce() validates the call, picks partitions and queues it; the queue is
+ * written by one transaction (one fsync, synchronous=FULL) on the next turn of the event loop,
+ * together with every produce() and commit() that arrived meanwhile (up to
+ * groupCommitMaxRecords records), and only then are their promises resolved. The transaction is
+ * synchronous, so while it runs (fsync included) new calls wait in the event loop and form the
+ * next group. Offsets are assigned inside the transaction, from the partition rows.
+ *
+ * See schema.ts for the tables, consumer.ts for the group protocol and maintenance.ts for
+ * retention and compaction.
+ */
+import { channel } from 'node:diagnostics_channel'
+import type { VigilConfig } from '../../config/schema.ts'
+import { VigilError } from '../../errors.ts'
+import { RoundRobin } from '../partitioner.ts'
+import {
+  defaultTopicConfig, type Consumer, type ConsumerOptions, type GroupDescription, type Log, type LogAdmin, type LogRecord,
+  type ProduceRecord, type RecordMetadata, type TopicConfig, type TopicDescription, type TopicSpec
+} from '../types.ts'
+import { EmbeddedConsumer, type ConsumerHost } from './consumer.ts'
+import { Maintenance } from './maintenance.ts'
+import { routeRecords, rowToRecord } from './records.ts'
+import { Store, type CommitOp, type TopicInfo, type WriteOp } from './store.ts'
+
+export type EmbeddedLogOptions = { path: string } & VigilConfig['log']['embedded']
+
+/**
+ * How often waiting consumers look for commits of other processes (PRAGMA data_version): every
+ * 4 ms while the file changes, slowing down to every 20 ms after a second without changes (an
+ * idle check costs little, but 250 timer wake-ups a second do).
+ */
+const watchFastMs = 4
+const watchSlowMs = 20
+const watchSlowAfterMs = 1000
+
+const topicNamePattern = /^[a-zA-Z0-9._-]{1,249}$/
+const commitChannel = channel('vigil:log:embedded:commit')
+
+export function createEmbeddedLog (options: EmbeddedLogOptions): Log {
+  return new EmbeddedLog(options)
+}
+
+class EmbeddedLog implements Log, ConsumerHost {
+  readonly kind = 'embedded' as const
+  readonly url: string
+  readonly admin: LogAdmin
+  readonly #options: EmbeddedLogOptions
+  #store: Store | undefined
+  #state: 'new' | 'open' | 'closing' | 'closed' = 'new'
+  #closePromise: Promise<void> | undefined
+  #maintenance: Maintenance | undefined
+  readonly #topics = new Map<string, TopicInfo>()
+  readonly #roundRobin = new RoundRobin()
+  #queue: WriteOp[] = []
+  #flushScheduled = false
+  readonly #consumers = new Set<EmbeddedConsumer>()
+  readonly #waiters = new Set<() => void>()
+  #watchTimer: NodeJS.Timeout | undefined
+  #dataVersion = 0
+  #dataChangedAt = 0
+
+  constructor (options: EmbeddedLogOptions) {
+    this.#options = options
+    this.url = `embedded:${options.path}`
+    this.admin = new EmbeddedAdmin(this)
+  }
+
+  async connect (): Promise<void> {
+    if (this.#state === 'open') return
+    if (this.#state !== 'new') throw this.#closedError()
+    const { path, busyTimeoutMs, maintenanceIntervalMs } = this.#options
+    this.#store = new Store(path, busyTimeoutMs)
+    this.#dataVersion = this.#store.dataVersion()
+    this.#maintenance = new Maintenance(this.#store, maintenanceIntervalMs)
+    this.#maintenance.start()
+    this.#state = 'open'
+  }
+
+  async ping (): Promise<void> {
+    const store = this.#open()
+    try {
+      store.ping()
+    } catch (cause) {
+      throw new VigilError('VGL_LOG_UNREACHABLE', `the embedded log ${this.#options.path} does not answer: ${(cause as Error).message}`,
+        { path: this.#options.path, cause })
+    }
+  }
+
+  produce (topic: string, records: readonly ProduceRecord[]): Promise<RecordMetadata[]> {
+    try {
+      this.#open()
+      const info = this.#topic(topic)
+      const { partitions, used } = routeRecords(info, records, this.#roundRobin)
+      if (records.length === 0) return Promise.resolve([])
+      return new Promise((resolve, reject) => {
+        this.#enqueue({ kind: 'produce', topic: info, records, partitions, used, timestamp: Date.now(), resolve, reject })
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  consumer (options: ConsumerOptions): Consumer {
+    this.#open()
+    if (typeof options.group !== 'string' || options.group === '') {
+      throw new VigilError('VGL_LOG_GROUP_INVALID', 'a consumer needs a non-empty group name', { group: options.group })
+    }
+    if (!Array.isArray(options.topics) || options.topics.length === 0) {
+      throw new VigilError('VGL_LOG_TOPIC_INVALID', `the consumer of group ${options.group} names no topic`, { group: options.group })
+    }
+    for (const topic of options.topics) this.#topic(topic, true)
+    const consumer = new EmbeddedConsumer(this, options)
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  async read (topic: string, partition: number, offset: number, maxRecords: number): Promise<LogRecord[]> {
+    const store = this.#open()
+    const tp = this.#partitionId(topic, partition)
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new VigilError('VGL_LOG_OFFSET_INVALID', `cannot read ${topic}/${partition} from offset ${String(offset)}`,
+        { topic, partition, offset })
+    }
+    if (maxRecords <= 0) return []
+    const rows = store.readRows(tp, offset, Math.floor(maxRecords))
+    const out: LogRecord[] = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) out[i] = rowToRecord(topic, partition, rows[i] as Parameters<typeof rowToRecord>[2])
+    return out
+  }
+
+  async offsetForTimestamp (topic: string, partition: number, timestamp: number): Promise<number> {
+    const store = this.#open()
+    return store.offsetForTimestamp(this.#partitionId(topic, partition), timestamp)
+  }
+
+  close (): Promise<void> {
+    this.#closePromise ??= this.#close()
+    return this.#closePromise
+  }
+
+  async #close (): Promise<void> {
+    if (this.#state === 'new') {
+      this.#state = 'closed'
+      return
+    }
+    this.#state = 'closing'
+    await Promise.allSettled([...this.#consumers].map(c => c.close()))
+    await this.#maintenance?.stop()
+    this.flushPending()
+    clearTimeout(this.#watchTimer)
+    this.#watchTimer = undefined
+    this.#wakeAll()
+    this.#store?.close()
+    this.#store = undefined
+    this.#state = 'closed'
+  }
+
+  // ----------------------------------------------------------------------------- group commit
+
+  #enqueue (op: WriteOp): void {
+    this.#queue.push(op)
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#scheduledFlush)
+    }
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false
+    this.#flush()
+    if (this.#queue.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#scheduledFlush)
+    }
+  }
+
+  /** Writes one group (at most groupCommitMaxRecords records, at least one call) and settles it. */
+  #flush (): void {
+    const queue = this.#queue
+    if (queue.length === 0) return
+    const store = this.#store
+    if (store === undefined) {
+      this.#queue = []
+      for (const op of queue) op.reject(this.#closedError())
+      return
+    }
+    const max = this.#options.groupCommitMaxRecords
+    let take = 0
+    let records = 0
+    while (take < queue.length) {
+      const op = queue[take] as WriteOp
+      const count = op.kind === 'produce' ? op.records.length : op.offsets.length
+      if (take > 0 && records + count > max) break
+      records += count
+      take++
+    }
+    const batch = take === queue.length ? queue : queue.slice(0, take)
+    this.#queue = take === queue.length ? [] : queue.slice(take)
+    let outcomes: ReturnType<Store['writeBatch']>
+    try {
+      outcomes = store.writeBatch(batch)
+    } catch (error) {
+      for (const op of batch) op.reject(error)
+      return
+    }
+    if (commitChannel.hasSubscribers) commitChannel.publish({ path: this.#options.path, operations: batch.length, records })
+    this.#wakeAll()
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i] as WriteOp
+      const outcome = outcomes[i]
+      if (outcome instanceof VigilError) {
+        if (op.kind === 'produce' && outcome.code === 'VGL_LOG_TOPIC_NOT_FOUND') this.#topics.delete(op.topic.name)
+        op.reject(outcome)
+      } else if (op.kind === 'produce') {
+        op.resolve(outcome as RecordMetadata[])
+      } else {
+        op.resolve(undefined)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------ consumer support
+
+  get store (): Store {
+    if (this.#store === undefined) throw this.#closedError()
+    return this.#store
+  }
+
+  get sessionTimeoutMs (): number {
+    return this.#options.sessionTimeoutMs
+  }
+
+  topicInfo (name: string): TopicInfo | undefined {
+    const info = this.store.loadTopic(name)
+    if (info === undefined) this.#topics.delete(name)
+    else this.#topics.set(name, info)
+    return info
+  }
+
+  enqueueCommit (op: CommitOp): void {
+    if (this.#store === undefined) {
+      op.reject(this.#closedError())
+      return
+    }
+    this.#enqueue(op)
+  }
+
+  flushPending (): void {
+    while (this.#queue.length > 0 && this.#store !== undefined) this.#flush()
+  }
+
+  addWaiter (wake: () => void): void {
+    this.#waiters.add(wake)
+    // The version seen by the last check is kept while nobody waits: a commit made by another
+    // process since then (even one that the waiting consumer has read already) wakes the waiters
+    // at the first check, so none is missed between a consumer's read and its wait.
+    if (this.#watchTimer === undefined && this.#store !== undefined) {
+      this.#scheduleWatch(Date.now() - this.#dataChangedAt < watchSlowAfterMs ? watchFastMs : watchSlowMs)
+    }
+  }
+
+  removeWaiter (wake: () => void): void {
+    this.#waiters.delete(wake)
+    if (this.#waiters.size === 0 && this.#watchTimer !== undefined) {
+      clearTimeout(this.#watchTimer)
+      this.#watchTimer = undefined
+    }
+  }
+
+  wakeAll (): void {
+    this.#wakeAll()
+  }
+
+  #wakeAll (): void {
+    if (this.#waiters.size === 0) return
+    for (const wake of [...this.#waiters]) wake()
+  }
+
+  #scheduleWatch (ms: number): void {
+    this.#watchTimer = setTimeout(this.#watch, ms)
+    this.#watchTimer.unref()
+  }
+
+  readonly #watch = (): void => {
+    this.#watchTimer = undefined
+    if (this.#store === undefined || this.#waiters.size === 0) return
+    const now = Date.now()
+    try {
+      const version = this.#store.dataVersion()
+      if (version !== this.#dataVersion) {
+        this.#dataVersion = version
+        this.#dataChangedAt = now
+        this.#wakeAll()
+      }
+    } catch {
+      // Closing: the waiters are woken by close().
+    }
+    if (this.#watchTimer === undefined && this.#waiters.size > 0) {
+      this.#scheduleWatch(now - this.#dataChangedAt < watchSlowAfterMs ? watchFastMs : watchSlowMs)
+    }
+  }
+
+  consumerClosed (consumer: EmbeddedConsumer): void {
+    this.#consumers.delete(consumer)
+  }
+
+  // ------------------------------------------------------------------------------------ admin
+
+  /** The open store; throws VGL_LOG_NOT_CONNECTED or VGL_LOG_CLOSED otherwise. */
+  #open (): Store {
+    if (this.#state === 'open' && this.#store !== undefined) return this.#store
+    if (this.#state === 'new') {
+      throw new VigilError('VGL_LOG_NOT_CONNECTED', `the embedded log ${this.#options.path} is not connected yet`,
+        { path: this.#options.path })
+    }
+    throw this.#closedError()
+  }
+
+  #closedError (): VigilError {
+    return new VigilError('VGL_LOG_CLOSED', `the embedded log ${this.#options.path} is closed`, { path: this.#options.path })
+  }
+
+  /** The topic (cached for produce unless `fresh`); throws VGL_LOG_TOPIC_NOT_FOUND. */
+  #topic (name: string, fresh = false): TopicInfo {
+    let info = fresh ? undefined : this.#topics.get(name)
+    if (info === undefined) {
+      if (typeof name !== 'string' || !topicNamePattern.test(name)) throw invalidTopicName(name)
+      info = this.topicInfo(name)
+    }
+    if (info === undefined) {
+      throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', `topic ${name} does not exist in ${this.url}`, { topic: name })
+    }
+    return info
+  }
+
+  #partitionId (topic: string, partition: number): number {
+    const info = this.#topic(topic, true)
+    const id = Number.isInteger(partition) ? info.tpIds[partition] : undefined
+    if (id === undefined) {
+      throw new VigilError('VGL_LOG_PARTITION_INVALID',
+        `topic ${topic} has partitions 0 to ${info.config.partitions - 1}, not ${String(partition)}`,
+        { topic, partition, partitions: info.config.partitions })
+    }
+    return id
+  }
+
+  adminCreateTopic (spec: TopicSpec, ensure: boolean): TopicDescription {
+    const store = this.#open()
+    const config = topicConfigOf(spec)
+    const created = store.createTopic(spec.name, config, Date.now())
+    if (created === undefined && !ensure) {
+      throw new VigilError('VGL_LOG_TOPIC_EXISTS', `topic ${spec.name} already exists in ${this.url}`, { topic: spec.name })
+    }
+    return this.adminDescribeTopic(spec.name)
+  }
+
+  adminDescribeTopic (name: string): TopicDescription {
+    const store = this.#open()
+    const info = this.#topic(name, true)
+    return {
+      name,
+      config: { ...info.config },
+      partitions: info.tpIds.map((tp, partition) => {
+        const [lowOffset, highOffset] = store.partitionBounds(tp) ?? [0, 0]
+        return { partition, lowOffset, highOffset }
+      })
+    }
+  }
+
+  adminListTopics (): string[] {
+    return this.#open().listTopicNames()
+  }
+
+  adminDeleteTopic (name: string): void {
+    const store = this.#open()
+    if (typeof name !== 'string' || !topicNamePattern.test(name)) throw invalidTopicName(name)
+    const deleted = store.deleteTopic(name)
+    this.#topics.delete(name)
+    if (!deleted) throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', `topic ${name} does not exist in ${this.url}`, { topic: name })
+    this.#wakeAll()
+  }
+
+  adminListGroups (): string[] {
+    return this.#open().listGroups()
+  }
+
+  adminDescribeGroup (group: string): GroupDescription {
+    const description = this.#open().describeGroup(group)
+    if (description === undefined) {
+      throw new VigilError('VGL_LOG_GROUP_NOT_FOUND', `consumer group ${group} does not exist in ${this.url}`, { group })
+    }
+    return description
+  }
+}
+
+class EmbeddedAdmin implements LogAdmin {
+  readonly #log: EmbeddedLog
+
+  constructor (log: EmbeddedLog) {
+    this.#log = log
+  }
+
+  async createTopic (spec: TopicSpec): Promise<TopicDescription> { return this.#log.adminCreateTopic(spec, false) }
+  async ensureTopic (spec: TopicSpec): Promise<TopicDescription> { return this.#log.adminCreateTopic(spec, true) }
+  async describeTopic (name: string): Promise<TopicDescription> { return this.#log.adminDescribeTopic(name) }
+  async listTopics (): Promise<string[]> { return this.#log.adminListTopics() }
+  async deleteTopic (name: string): Promise<void> { this.#log.adminDeleteTopic(name) }
+  async listGroups (): Promise<string[]> { return this.#log.adminListGroups() }
+  async describeGroup (group: string): Promise<GroupDescription> { return this.#log.adminDescribeGroup(group) }
+}
+
+function invalidTopicName (name: unknown): VigilError {
+  return new VigilError('VGL_LOG_TOPIC_INVALID',
+    `topic name ${JSON.stringify(name)} is invalid: use 1 to 249 characters from [a-zA-Z0-9._-]`, { topic: name })
+}
+
+/** The spec's settings over the defaults, each checked; throws VGL_LOG_TOPIC_INVALID naming the bad one. */
+function topicConfigOf (spec: TopicSpec): TopicConfig {
+  if (typeof spec?.name !== 'string' || !topicNamePattern.test(spec.name)) throw invalidTopicName(spec?.name)
+  const config: TopicConfig = { ...defaultTopicConfig }
+  const bad = (key: string, rule: string): VigilError => new VigilError('VGL_LOG_TOPIC_INVALID',
+    `topic ${spec.name}: ${key} ${JSON.stringify((spec as unknown as Record<string, unknown>)[key])} is invalid (${rule})`,
+    { topic: spec.name, setting: key })
+  const integer = (key: 'partitions' | 'replicationFactor' | 'retentionMs' | 'retentionBytes' | 'maxMessageBytes', min: number, max: number): void => {
+    const value = spec[key]
+    if (value === undefined) return
+    if (!Number.isSafeInteger(value) || value < min || value > max) throw bad(key, `a whole number from ${min} to ${max}`)
+    config[key] = value
+  }
+  integer('partitions', 1, 10000)
+  integer('replicationFactor', 1, 16)
+  integer('retentionMs', -1, Number.MAX_SAFE_INTEGER)
+  integer('retentionBytes', -1, Number.MAX_SAFE_INTEGER)
+  integer('maxMessageBytes', 1, 2 ** 31 - 1)
+  if (spec.cleanupPolicy !== undefined) {
+    if (spec.cleanupPolicy !== 'delete' && spec.cleanupPolicy !== 'compact') throw bad('cleanupPolicy', 'delete or compact')
+    config.cleanupPolicy = spec.cleanupPolicy
+  }
+  return config
+}

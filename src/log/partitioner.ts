@@ -22,12 +22,12 @@ export function murmur2 (data: Uint8Array): number {
     k = Math.imul(k, m)
     h = Math.imul(h, m) ^ k
   }
-  switch (length & 3) {
-    case 3: h ^= (data[fours + 2] as number) << 16 // falls through
-    case 2: h ^= (data[fours + 1] as number) << 8 // falls through
-    case 1:
-      h ^= data[fours] as number
-      h = Math.imul(h, m)
+  const rest = length & 3
+  if (rest === 3) h ^= (data[fours + 2] as number) << 16
+  if (rest >= 2) h ^= (data[fours + 1] as number) << 8
+  if (rest >= 1) {
+    h ^= data[fours] as number
+    h = Math.imul(h, m)
   }
   h ^= h >>> 13
   h = Math.imul(h, m)

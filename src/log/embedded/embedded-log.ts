@@ -14,16 +14,18 @@
  * retention and compaction.
  */
 import { channel } from 'node:diagnostics_channel'
+import { checkTopicName, topicConfigOf } from '../topic-spec.ts'
 import type { VigilConfig } from '../../config/schema.ts'
 import { VigilError } from '../../errors.ts'
 import { RoundRobin } from '../partitioner.ts'
 import {
-  defaultTopicConfig, type Consumer, type ConsumerOptions, type GroupDescription, type Log, type LogAdmin, type LogRecord,
+  type Consumer, type ConsumerOptions, type GroupDescription, type Log, type LogAdmin, type LogRecord,
   type ProduceRecord, type RecordMetadata, type TopicConfig, type TopicDescription, type TopicSpec
 } from '../types.ts'
 import { EmbeddedConsumer, type ConsumerHost } from './consumer.ts'
 import { Maintenance } from './maintenance.ts'
-import { routeRecords, rowToRecord } from './records.ts'
+import { routeRecords } from '../route.ts'
+import { rowToRecord } from './records.ts'
 import { Store, type CommitOp, type TopicInfo, type WriteOp } from './store.ts'
 
 export type EmbeddedLogOptions = { path: string } & VigilConfig['log']['embedded']
@@ -37,7 +39,6 @@ const watchFastMs = 4
 const watchSlowMs = 20
 const watchSlowAfterMs = 1000
 
-const topicNamePattern = /^[a-zA-Z0-9._-]{1,249}$/
 const commitChannel = channel('vigil:log:embedded:commit')
 
 export function createEmbeddedLog (options: EmbeddedLogOptions): Log {
@@ -94,7 +95,7 @@ class EmbeddedLog implements Log, ConsumerHost {
     try {
       this.#open()
       const info = this.#topic(topic)
-      const { partitions, used } = routeRecords(info, records, this.#roundRobin)
+      const { partitions, used } = routeRecords(info.name, info.config, records, this.#roundRobin)
       if (records.length === 0) return Promise.resolve([])
       return new Promise((resolve, reject) => {
         this.#enqueue({ kind: 'produce', topic: info, records, partitions, used, timestamp: Date.now(), resolve, reject })
@@ -328,7 +329,7 @@ class EmbeddedLog implements Log, ConsumerHost {
   #topic (name: string, fresh = false): TopicInfo {
     let info = fresh ? undefined : this.#topics.get(name)
     if (info === undefined) {
-      if (typeof name !== 'string' || !topicNamePattern.test(name)) throw invalidTopicName(name)
+      checkTopicName(name)
       info = this.topicInfo(name)
     }
     if (info === undefined) {
@@ -350,7 +351,7 @@ class EmbeddedLog implements Log, ConsumerHost {
 
   adminCreateTopic (spec: TopicSpec, ensure: boolean): TopicDescription {
     const store = this.#open()
-    const config = topicConfigOf(spec)
+    const config: TopicConfig = { replicationFactor: 1, ...topicConfigOf(spec) }
     const created = store.createTopic(spec.name, config, Date.now())
     if (created === undefined && !ensure) {
       throw new VigilError('VGL_LOG_TOPIC_EXISTS', `topic ${spec.name} already exists in ${this.url}`, { topic: spec.name })
@@ -377,7 +378,7 @@ class EmbeddedLog implements Log, ConsumerHost {
 
   adminDeleteTopic (name: string): void {
     const store = this.#open()
-    if (typeof name !== 'string' || !topicNamePattern.test(name)) throw invalidTopicName(name)
+    checkTopicName(name)
     const deleted = store.deleteTopic(name)
     this.#topics.delete(name)
     if (!deleted) throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', `topic ${name} does not exist in ${this.url}`, { topic: name })
@@ -411,34 +412,4 @@ class EmbeddedAdmin implements LogAdmin {
   async deleteTopic (name: string): Promise<void> { this.#log.adminDeleteTopic(name) }
   async listGroups (): Promise<string[]> { return this.#log.adminListGroups() }
   async describeGroup (group: string): Promise<GroupDescription> { return this.#log.adminDescribeGroup(group) }
-}
-
-function invalidTopicName (name: unknown): VigilError {
-  return new VigilError('VGL_LOG_TOPIC_INVALID',
-    `topic name ${JSON.stringify(name)} is invalid: use 1 to 249 characters from [a-zA-Z0-9._-]`, { topic: name })
-}
-
-/** The spec's settings over the defaults, each checked; throws VGL_LOG_TOPIC_INVALID naming the bad one. */
-function topicConfigOf (spec: TopicSpec): TopicConfig {
-  if (typeof spec?.name !== 'string' || !topicNamePattern.test(spec.name)) throw invalidTopicName(spec?.name)
-  const config: TopicConfig = { ...defaultTopicConfig }
-  const bad = (key: string, rule: string): VigilError => new VigilError('VGL_LOG_TOPIC_INVALID',
-    `topic ${spec.name}: ${key} ${JSON.stringify((spec as unknown as Record<string, unknown>)[key])} is invalid (${rule})`,
-    { topic: spec.name, setting: key })
-  const integer = (key: 'partitions' | 'replicationFactor' | 'retentionMs' | 'retentionBytes' | 'maxMessageBytes', min: number, max: number): void => {
-    const value = spec[key]
-    if (value === undefined) return
-    if (!Number.isSafeInteger(value) || value < min || value > max) throw bad(key, `a whole number from ${min} to ${max}`)
-    config[key] = value
-  }
-  integer('partitions', 1, 10000)
-  integer('replicationFactor', 1, 16)
-  integer('retentionMs', -1, Number.MAX_SAFE_INTEGER)
-  integer('retentionBytes', -1, Number.MAX_SAFE_INTEGER)
-  integer('maxMessageBytes', 1, 2 ** 31 - 1)
-  if (spec.cleanupPolicy !== undefined) {
-    if (spec.cleanupPolicy !== 'delete' && spec.cleanupPolicy !== 'compact') throw bad('cleanupPolicy', 'delete or compact')
-    config.cleanupPolicy = spec.cleanupPolicy
-  }
-  return config
 }

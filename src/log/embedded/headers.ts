@@ -5,13 +5,6 @@
  */
 import type { Header } from '../types.ts'
 
-/** Bytes the headers count towards maxMessageBytes: names (UTF-8) plus values. */
-export function headersPayloadSize (headers: readonly Header[]): number {
-  let size = 0
-  for (const [name, value] of headers) size += Buffer.byteLength(name) + value.byteLength
-  return size
-}
-
 export function encodeHeaders (headers: readonly Header[] | undefined): Buffer | null {
   if (headers === undefined || headers.length === 0) return null
   let size = 4

@@ -3,7 +3,7 @@
  * VGL_LOG_TOPIC_INVALID naming the setting, before anything is created.
  */
 import { VigilError } from '../errors.ts'
-import { defaultTopicConfig, type TopicConfig, type TopicSpec } from './types.ts'
+import { defaultTopicConfig, type ConsumerOptions, type TopicConfig, type TopicSpec } from './types.ts'
 
 const topicNamePattern = /^[a-zA-Z0-9._-]{1,249}$/
 
@@ -40,4 +40,15 @@ export function topicConfigOf (spec: TopicSpec): Omit<TopicConfig, 'replicationF
     config.cleanupPolicy = spec.cleanupPolicy
   }
   return config
+}
+
+/** A consumer needs a group name and at least one valid topic name. */
+export function checkConsumerOptions (options: ConsumerOptions): void {
+  if (typeof options.group !== 'string' || options.group === '') {
+    throw new VigilError('VGL_LOG_GROUP_INVALID', 'a consumer needs a non-empty group name', { group: options.group })
+  }
+  if (!Array.isArray(options.topics) || options.topics.length === 0) {
+    throw new VigilError('VGL_LOG_TOPIC_INVALID', `the consumer of group ${options.group} names no topic`, { group: options.group })
+  }
+  for (const topic of options.topics) checkTopicName(topic)
 }

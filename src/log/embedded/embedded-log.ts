@@ -14,7 +14,7 @@
  * retention and compaction.
  */
 import { channel } from 'node:diagnostics_channel'
-import { checkTopicName, topicConfigOf } from '../topic-spec.ts'
+import { checkConsumerOptions, checkTopicName, topicConfigOf } from '../topic-spec.ts'
 import type { VigilConfig } from '../../config/schema.ts'
 import { VigilError } from '../../errors.ts'
 import { RoundRobin } from '../partitioner.ts'
@@ -107,12 +107,7 @@ class EmbeddedLog implements Log, ConsumerHost {
 
   consumer (options: ConsumerOptions): Consumer {
     this.#open()
-    if (typeof options.group !== 'string' || options.group === '') {
-      throw new VigilError('VGL_LOG_GROUP_INVALID', 'a consumer needs a non-empty group name', { group: options.group })
-    }
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw new VigilError('VGL_LOG_TOPIC_INVALID', `the consumer of group ${options.group} names no topic`, { group: options.group })
-    }
+    checkConsumerOptions(options)
     for (const topic of options.topics) this.#topic(topic, true)
     const consumer = new EmbeddedConsumer(this, options)
     this.#consumers.add(consumer)

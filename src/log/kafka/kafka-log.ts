@@ -26,7 +26,7 @@ import { timeoutError, toLogError, withDeadline, type KafkaErrorContext } from '
 import { KafkaLogAdmin, type AdminHost } from './kafka-admin.ts'
 import { KafkaConsumer, type ConsumerHost } from './kafka-consumer.ts'
 import { appendRecords, payloadBytes, recordBatchBytes } from './records.ts'
-import { checkTopicName } from '../topic-spec.ts'
+import { checkConsumerOptions, checkTopicName } from '../topic-spec.ts'
 
 export type { KafkaLogOptions }
 
@@ -270,13 +270,7 @@ class KafkaLog implements Log, AdminHost, ConsumerHost {
 
   consumer (options: ConsumerOptions): Consumer {
     this.#open()
-    if (typeof options.group !== 'string' || options.group === '') {
-      throw new VigilError('VGL_LOG_GROUP_INVALID', 'a consumer needs a non-empty group name', { group: options.group })
-    }
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw new VigilError('VGL_LOG_TOPIC_INVALID', `the consumer of group ${options.group} names no topic`, { group: options.group })
-    }
-    for (const topic of options.topics) checkTopicName(topic)
+    checkConsumerOptions(options)
     const consumer = new KafkaConsumer(this, options)
     this.#consumers.add(consumer)
     return consumer

@@ -2,5 +2,12 @@
  * The components `vigil serve` runs on its log, in start order. Each feature area adds its own.
  */
 import type { ComponentFactory } from './server.ts'
+import { createAuditComponent } from './audit/component.ts'
+import { createSchemaRegistryComponent } from './schema/component.ts'
+import { createPipelinesComponent } from './pipeline/component.ts'
 
-export const serverComponents: ComponentFactory[] = []
+export const serverComponents: ComponentFactory[] = [
+  context => createSchemaRegistryComponent(context),
+  context => createAuditComponent(context),
+  context => createPipelinesComponent(context)
+]

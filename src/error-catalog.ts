@@ -7,6 +7,9 @@ import { logErrors } from './log/error-codes.ts'
 import { cliErrors } from './cli/error-codes.ts'
 import { httpErrors } from './http/error-codes.ts'
 import { schemaErrors } from './schema/error-codes.ts'
+import { auditErrors } from './audit/error-codes.ts'
+import { pipelineErrors } from './pipeline/error-codes.ts'
+import { dispatcherErrors } from './dispatcher/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -24,7 +27,10 @@ export const errorCatalog = {
   ...logErrors,
   ...cliErrors,
   ...httpErrors,
-  ...schemaErrors
+  ...schemaErrors,
+  ...pipelineErrors,
+  ...dispatcherErrors,
+  ...auditErrors
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalog

@@ -15,6 +15,10 @@ import { createProduceCommand } from './commands/produce.ts'
 import { createConsumeCommand } from './commands/consume.ts'
 import { createTopicsCommand } from './commands/topics.ts'
 import { createGroupsCommand } from './commands/groups.ts'
+import { createAuditCommand } from './commands/audit.ts'
+import { createSchemasCommand } from './commands/schemas.ts'
+import { createDlqCommand } from './commands/dlq.ts'
+import { createDispatcherCommand } from './commands/dispatcher.ts'
 
 export interface RunOptions {
   stdin?: Readable
@@ -60,7 +64,7 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     stderr
   }
 
-  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand]) {
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand]) {
     program.addCommand(create(context))
   }
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })

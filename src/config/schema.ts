@@ -91,6 +91,99 @@ export const configSchema = Type.Object({
       default: []
     })
   }, { additionalProperties: false, default: {} }),
+  audit: Type.Object({
+    enabled: Bool('Run the audit service in `vigil serve`: the CAIPE-compatible /v1/audit routes and the archiver.', true),
+    topic: Type.String({ description: 'Topic the accepted audit events are appended to (JSON records).', default: 'audit-events', pattern: '^[a-zA-Z0-9._-]{1,249}$' }),
+    partitions: Int('Partitions of the audit topic when Vigil creates it; each has its own hash chain.', 3, 1, 1000),
+    group: Type.String({ description: 'Consumer group of the archiver.', default: 'vigil-audit-archiver', minLength: 1 }),
+    backend: Type.Union([Type.Literal('local'), Type.Literal('s3'), Type.Literal('both')],
+      { description: 'Where the archiver writes: local NDJSON.gz files, S3 Parquet objects, or both (offsets are committed once every store has the batch). CAIPE: AUDIT_SERVICE_BACKEND.', default: 'local' }),
+    verbosity: Str('Verbosity preset: which event types are kept (minimal, standard, il2, soc2, il5, verbose; an unknown preset keeps all). Vigil keeps every event by default, as DORA asks; CAIPE defaults to minimal. CAIPE: AUDIT_LOG_VERBOSITY.', 'verbose'),
+    subjectSalt: Type.String({ description: 'Salt of the subject_hash helper: "sha256:" + sha256(salt + ":" + subject). CAIPE: AUDIT_SUBJECT_SALT.', default: 'caipe-098-audit', secret: true }),
+    maxBacklogRecords: Int('Most records on the audit topic not yet archived; a batch that would go over it is refused whole with 503 {"detail":"audit queue full"}. CAIPE: AUDIT_SERVICE_QUEUE_MAX_SIZE.', 100000, 1),
+    flushBatchSize: Int('The archiver writes a partition\'s batch once it holds this many records… CAIPE: AUDIT_SERVICE_FLUSH_BATCH_SIZE.', 5000, 1),
+    flushIntervalMs: Int('…or this long after its first record arrived (ms). CAIPE: AUDIT_SERVICE_FLUSH_INTERVAL_SECONDS (× 1000).', 1000, 1),
+    retryInitialDelayMs: Int('First wait before a failed store write is retried (ms); it doubles, with jitter, up to retryMaxDelayMs. A failed write is never dropped.', 200, 1),
+    retryMaxDelayMs: Int('Longest wait between retries of a failed store write (ms).', 30000, 1),
+    read: Type.Object({
+      defaultLimit: Int('Records a query returns when it gives no limit. CAIPE: AUDIT_SERVICE_READ_DEFAULT_LIMIT.', 1000, 1),
+      maxLimit: Int('Most records one query returns. CAIPE: AUDIT_SERVICE_READ_MAX_LIMIT.', 10000, 1),
+      maxDays: Int('Longest time range one query may cover (days). CAIPE: AUDIT_SERVICE_READ_MAX_DAYS.', 31, 1)
+    }, { additionalProperties: false, default: {} }),
+    local: Type.Object({
+      path: Str('Root directory of the local store (<path>/YYYY/MM/DD/audit-<ts>-<12hex>.ndjson.gz). CAIPE: AUDIT_SERVICE_LOCAL_PATH.', './data/audit'),
+      gzip: Bool('Compress local files (.ndjson.gz); false writes .ndjson. CAIPE: AUDIT_SERVICE_LOCAL_GZIP.', true),
+      gzipLevel: Int('gzip level of local files (1 is fastest; measured in BENCHMARKS.md).', 1, 1, 9),
+      retentionDays: Int('Local files whose newest record is older than this many days are deleted at start and every retentionIntervalMs; 0 keeps them forever (CAIPE cannot disable it). CAIPE: AUDIT_SERVICE_LOCAL_RETENTION_DAYS.', 1, 0),
+      retentionIntervalMs: Int('How often local retention runs (ms).', 3600000, 1000),
+      diskWarningPercent: Int('Disk use at which storage health is "warning". CAIPE: AUDIT_SERVICE_LOCAL_DISK_WARNING_PERCENT.', 85, 0, 100),
+      diskCriticalPercent: Int('Disk use at which storage health is "down". CAIPE: AUDIT_SERVICE_LOCAL_DISK_CRITICAL_PERCENT.', 95, 0, 100)
+    }, { additionalProperties: false, default: {} }),
+    s3: Type.Object({
+      bucket: Str('Bucket of the S3 store (required when backend is s3 or both). CAIPE: AUDIT_SERVICE_S3_BUCKET.', ''),
+      prefix: Str('Key prefix (<prefix>/YYYY/MM/DD/HH/mm/audit-<ts>-<12hex>.parquet). CAIPE: AUDIT_SERVICE_S3_PREFIX.', 'audit'),
+      region: Str('Region. CAIPE: AUDIT_SERVICE_S3_REGION.', 'us-east-1'),
+      endpointUrl: Str('Endpoint of an S3-compatible server (MinIO, moto, S3Proxy …); empty for AWS. CAIPE: AUDIT_SERVICE_S3_ENDPOINT_URL.', ''),
+      forcePathStyle: Bool('Address buckets as <endpoint>/<bucket> rather than <bucket>.<endpoint> (needed by most S3-compatible servers).', true),
+      accessKeyId: Str('Access key id; empty uses the AWS SDK\'s default chain (AWS_ACCESS_KEY_ID, profiles, instance roles).', ''),
+      secretAccessKey: Type.String({ description: 'Secret access key (never logged).', default: '', secret: true }),
+      retentionDays: Int('Parsed for CAIPE compatibility and shown by GET /v1/audit/retention; like CAIPE, only PUT /v1/audit/retention changes the lifecycle rule. CAIPE: AUDIT_SERVICE_S3_RETENTION_DAYS.', 0, 0)
+    }, { additionalProperties: false, default: {} }),
+    checkpoint: Type.Object({
+      intervalMs: Int('How often a signed checkpoint (each partition\'s chain head) is written to the stores (ms); also written at stop.', 60000, 1000),
+      privateKey: Type.String({ description: 'Ed25519 private key (PKCS#8 PEM) that signs checkpoints (never logged). Empty: the key in keyFile, created on first start.', default: '', secret: true }),
+      keyFile: Str('PEM file holding the Ed25519 checkpoint key when privateKey is empty; created (mode 0600) when missing. Export the public key with `vigil audit public-key`.', './data/audit-ed25519.pem')
+    }, { additionalProperties: false, default: {} })
+  }, { additionalProperties: false, default: {} }),
+  pipelines: Type.Object({
+    concurrency: Int('Records a pipeline handles at the same time. Records with the same key (or, unkeyed, the same partition) never run at once or out of order.', 16, 1, 10000),
+    maxBufferedRecords: Int('Records a pipeline has polled but not finished; its partitions are paused beyond this.', 2000, 1),
+    maxUncommittedPerPartition: Int('Finished records that may wait behind an unfinished one (in backoff) in the same partition before that partition is paused.', 10000, 1),
+    pollMaxRecords: Int('Most records one poll returns.', 500, 1),
+    pollTimeoutMs: Int('How long a poll waits for the first record (ms).', 500, 1),
+    commitIntervalMs: Int('How often the offsets of finished records are committed (ms); also on revoke and stop. A crash redelivers at most this much work.', 100, 0),
+    handlerTimeoutMs: Int('An attempt whose handler runs longer fails as transient and is retried (ms); 0 = no limit.', 60000, 0),
+    stopTimeoutMs: Int('On stop or partition revoke, how long running records may take before they are abandoned and left for redelivery (ms).', 10000, 0),
+    autoOffsetReset: Type.Union([Type.Literal('earliest'), Type.Literal('latest')], { description: 'Where a pipeline starts on a partition its group never committed.', default: 'earliest' }),
+    retry: Type.Object({
+      maxAttempts: Int('Attempts per record, the first included, before a transient failure is dead-lettered (1 = never retry). Permanent failures are dead-lettered at once.', 3, 1, 1000),
+      initialDelayMs: Int('Wait before the first retry (ms).', 500, 0),
+      multiplier: Type.Number({ description: 'Each retry waits this many times longer than the previous one.', default: 2, minimum: 1, maximum: 100 }),
+      maxDelayMs: Int('Longest wait between two attempts (ms); also the wait between attempts while the target refuses the credentials (401/403).', 30000, 0),
+      jitterRatio: Type.Number({ description: 'Random spread of each wait, 0 to 1 (0.2: between 80 % and 120 % of it).', default: 0.2, minimum: 0, maximum: 1 }),
+      maxRetryAfterMs: Int('Longest Retry-After (of a 429 or 503) honoured; a longer one is cut to this (ms).', 300000, 0)
+    }, { additionalProperties: false, default: {} }),
+    deadLetter: Type.Object({
+      topicSuffix: Type.String({ description: 'A pipeline\'s dead-letter topic is <source topic><topicSuffix> unless the pipeline names one.', default: '-dlq', pattern: '^[a-zA-Z0-9._-]{1,100}$' }),
+      partitions: Int('Partitions of a dead-letter topic when Vigil creates it.', 1, 1, 10000),
+      retentionMs: Int('Retention of a dead-letter topic when Vigil creates it (ms); -1 keeps dead letters forever.', 30 * 24 * 3600 * 1000, -1),
+      maxRedrives: Int('A record that fails again after this many redrives is parked (in <dead-letter topic>-parked) instead of dead-lettered, so it cannot loop.', 3, 0, 1000)
+    }, { additionalProperties: false, default: {} })
+  }, { additionalProperties: false, default: {} }),
+  dispatcher: Type.Object({
+    enabled: Bool('Run the CISO Assistant connector in `vigil serve` (`vigil dispatcher` always runs it).', false),
+    topic: Type.String({ description: 'Topic of observation messages (the dispatcher\'s hard-coded "observation").', default: 'observation', pattern: '^[a-zA-Z0-9._-]{1,249}$' }),
+    group: Type.String({ description: 'Consumer group. The default is the original dispatcher\'s "my-group", so a switch resumes at its committed offsets.', default: 'my-group', minLength: 1 }),
+    deadLetterTopic: Type.String({ description: 'Dead-letter topic; empty: <topic><pipelines.deadLetter.topicSuffix> (observation-dlq).', default: '', pattern: '^([a-zA-Z0-9._-]{1,249})?$' }),
+    errorsTopic: Type.String({ description: 'When set, every dead letter is also written here as the original dispatcher\'s error record {"message","error"}, for tools that read it. ERRORS_TOPIC.', default: '', pattern: '^([a-zA-Z0-9._-]{1,249})?$' }),
+    concurrency: Int('Observation messages handled at the same time (per-key order holds).', 16, 1, 10000),
+    maxAttachmentBytes: Int('Largest attachment accepted (bytes); CISO Assistant\'s default ATTACHMENT_MAX_SIZE_MB is 50.', 50 * 1024 * 1024, 1),
+    api: Type.Object({
+      url: Str('Base URL of the CISO Assistant API, ending in /api. API_URL.', 'http://localhost:8000/api'),
+      token: Type.String({ description: 'Personal access token, sent as "Authorization: Token <token>" (never logged). USER_TOKEN.', default: '', secret: true }),
+      requestTimeoutMs: Int('Time to wait for each API answer (ms).', 30000, 1),
+      verifyCertificate: Bool('Verify the API\'s TLS certificate. VERIFY_CERTIFICATE.', true),
+      caFile: Type.Optional(Str('PEM file of the CA that signed the API\'s certificate.')),
+      maxConnections: Int('Most connections open to the API at once.', 64, 1, 10000)
+    }, { additionalProperties: false, default: {} }),
+    s3: Type.Object({
+      url: Str('Endpoint of the S3-compatible server attachments are read from (file_s3_bucket). S3_URL.', 'http://localhost:9000'),
+      region: Str('Region used to sign S3 requests.', 'us-east-1'),
+      accessKeyId: Str('S3 access key id. S3_ACCESS_KEY.', ''),
+      secretAccessKey: Type.String({ description: 'S3 secret key (never logged). S3_SECRET_KEY.', default: '', secret: true }),
+      requestTimeoutMs: Int('Time to wait for an S3 answer (ms).', 30000, 1)
+    }, { additionalProperties: false, default: {} })
+  }, { additionalProperties: false, default: {} }),
   topics: Type.Array(TopicSpecSchema, {
     description: 'Topics as code: created at start when missing (existing ones are left as they are).',
     default: []

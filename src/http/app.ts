@@ -4,7 +4,7 @@
  * routes as Fastify plugins through `AppOptions.plugins`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import type { VigilConfig } from '../config/schema.ts'
 import { VigilError, isVigilError } from '../errors.ts'
@@ -38,7 +38,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config, logger, metrics, readiness } = options
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines come from the features that know what a request means (e.g. one line per event batch).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle'

@@ -33,7 +33,7 @@ const tapDir = mkdtempSync(join(tmpdir(), 'vigil-test-'))
 async function runTests (args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const tapFile = join(tapDir, `run-${counts.pass + counts.fail + counts.skipped}-${Date.now()}.tap`)
   const code = await run(process.execPath, [
-    '--test', '--test-timeout=600000',
+    '--test', '--test-timeout=300000',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
     ...args

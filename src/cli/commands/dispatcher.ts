@@ -6,6 +6,7 @@ import { createPipelinesComponent } from '../../pipeline/component.ts'
 import { legacyEnvOverrides } from '../../dispatcher/legacy-env.ts'
 import { parseIntFlag } from '../main.ts'
 import type { CommandContext } from '../context.ts'
+import { serveUntilSignal } from '../serve-until-signal.ts'
 
 export function createDispatcherCommand (ctx: CommandContext): Command {
   return new Command('dispatcher')
@@ -29,22 +30,6 @@ export function createDispatcherCommand (ctx: CommandContext): Command {
       for (const note of legacy.notes) logger.warn(note)
       const server = await startServer(config, { logger, components: [context => createPipelinesComponent(context, { registerBuiltinSchemas: true })] })
       ctx.stdout.write(`vigil dispatcher: ${config.dispatcher.topic} -> ${config.dispatcher.api.url} (log ${server.log.url}, metrics on ${server.url}/metrics)\n`)
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'shutting down')
-          const force = setTimeout(() => {
-            logger.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown took too long; exiting')
-            process.exit(1)
-          }, config.server.shutdownTimeoutMs)
-          force.unref()
-          server.close().then(resolve, (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed')
-            process.exitCode = 1
-            resolve()
-          })
-        }
-        process.once('SIGTERM', () => stop('SIGTERM'))
-        process.once('SIGINT', () => stop('SIGINT'))
-      })
+      await serveUntilSignal(server, logger, config.server.shutdownTimeoutMs)
     })
 }

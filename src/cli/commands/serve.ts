@@ -5,6 +5,7 @@ import { createLogger } from '../../logger.ts'
 import { serverComponents } from '../../components.ts'
 import { parseIntFlag } from '../main.ts'
 import type { CommandContext } from '../context.ts'
+import { serveUntilSignal } from '../serve-until-signal.ts'
 
 export function createServeCommand (ctx: CommandContext): Command {
   return new Command('serve')
@@ -16,22 +17,6 @@ export function createServeCommand (ctx: CommandContext): Command {
       const logger = createLogger(config)
       const server = await startServer(config, { logger, components: serverComponents })
       ctx.stdout.write(`vigil serving on ${server.url} (log ${server.log.url})\n`)
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'shutting down')
-          const force = setTimeout(() => {
-            logger.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown took too long; exiting')
-            process.exit(1)
-          }, config.server.shutdownTimeoutMs)
-          force.unref()
-          server.close().then(resolve, (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed')
-            process.exitCode = 1
-            resolve()
-          })
-        }
-        process.once('SIGTERM', () => stop('SIGTERM'))
-        process.once('SIGINT', () => stop('SIGINT'))
-      })
+      await serveUntilSignal(server, logger, config.server.shutdownTimeoutMs)
     })
 }

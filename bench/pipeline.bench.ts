@@ -6,7 +6,7 @@
  *
  * 1. The runtime alone: Avro event envelopes (Confluent-framed, decoded through Vigil's serde)
  *    consumed by a pipeline with a no-op handler (routing, lanes per key, metrics, commits), on
- *    the embedded log and, when a broker is given (--kafka or VIGIL_TEST_KAFKA), on Kafka.
+ *    the embedded log and, when a broker is given (--kafka or TEST_KAFKA), on Kafka.
  *    Peer, same run, same topic: a bare poll → decode loop on the same Log consumer committing
  *    at the same interval, so the ratio is the cost of the runtime itself (routing, lanes per key,
  *    retry bookkeeping, metrics, contiguous-prefix commits). Target ≥ 100k records/s.
@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
   options: {
     records: { type: 'string', default: '200000' },
     runs: { type: 'string', default: '3' },
-    kafka: { type: 'string', default: process.env.VIGIL_TEST_KAFKA ?? '' },
+    kafka: { type: 'string', default: process.env.TEST_KAFKA ?? '' },
     'connector-records': { type: 'string', default: '4000' },
     keys: { type: 'string', default: '400' },
     concurrency: { type: 'string', default: '64' },
@@ -274,7 +274,7 @@ if (args.only === '' || args.only === 'runtime') {
     rmSync(dir, { recursive: true, force: true })
   }
   if (args.kafka !== '') await benchRuntime('kafka', `kafka://${args.kafka}`, 6)
-  else results.push({ name: 'runtime on Kafka', value: 'skipped: pass --kafka host:port (or set VIGIL_TEST_KAFKA)' })
+  else results.push({ name: 'runtime on Kafka', value: 'skipped: pass --kafka host:port (or set TEST_KAFKA)' })
 }
 if (args.only === '' || args.only === 'connector') await benchConnector()
 

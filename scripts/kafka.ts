@@ -8,7 +8,7 @@
  * As a module (the test orchestrator and bench/ use it):
  *
  *   const kafka = await startKafka({ brokers: 3 })
- *   process.env.VIGIL_TEST_KAFKA = kafka.bootstrap
+ *   process.env.TEST_KAFKA = kafka.bootstrap
  *   await kafka.killBroker(2)          // SIGKILL one JVM; startBroker(2) brings it back
  *   await kafka.stop()                 // stops every JVM, removes temp data
  *
@@ -549,7 +549,7 @@ Runs Apache Kafka ${kafkaVersion} (KRaft) on ${host} until Ctrl-C.
   const cluster = await startKafka(options)
   process.stdout.write(`Kafka ${kafkaVersion} ready: ${cluster.bootstrap}\n` +
     `  log.url:  kafka://${cluster.bootstrap}\n` +
-    `  tests:    VIGIL_TEST_KAFKA=${cluster.bootstrap}\n` +
+    `  tests:    TEST_KAFKA=${cluster.bootstrap}\n` +
     `  data:     ${cluster.dataDir}${options.dataDir === undefined ? ' (removed on exit)' : ''}\n` +
     `  logs:     ${cluster.brokers.map(b => b.logFile).join(', ')}\n` +
     'Press Ctrl-C to stop.\n')

@@ -2,11 +2,11 @@
  * `npm test`: everything CI checks, in one command.
  *   1. lint and type check;
  *   2. a real Apache Kafka (KRaft, one broker on loopback, jars from Maven Central via mvn);
- *   3. every test file under test/ with VIGIL_TEST_KAFKA pointing at that broker, so the log
+ *   3. every test file under test/ with TEST_KAFKA pointing at that broker, so the log
  *      contract suite and the integration tests run against both backends;
  *   4. the broker is stopped whatever happened.
  * Arguments are passed to `node --test` instead of the default file list, e.g.
- * `npm test -- test/log/*.test.ts`. Set VIGIL_TEST_KAFKA=host:port to use a running broker.
+ * `npm test -- test/log/*.test.ts`. Set TEST_KAFKA=host:port to use a running broker.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -66,7 +66,7 @@ if (testArgs.length === 0) {
 }
 
 let kafka: KafkaCluster | undefined
-let bootstrap = process.env.VIGIL_TEST_KAFKA
+let bootstrap = process.env.TEST_KAFKA
 const stopKafka = async () => { await kafka?.stop() }
 process.once('SIGINT', () => { stopKafka().finally(() => process.exit(130)) })
 process.once('SIGTERM', () => { stopKafka().finally(() => process.exit(143)) })
@@ -78,7 +78,7 @@ try {
     bootstrap = kafka.bootstrap
     console.log(`  Kafka ready at ${bootstrap}`)
   }
-  const env = { ...process.env, VIGIL_TEST_KAFKA: bootstrap }
+  const env = { ...process.env, TEST_KAFKA: bootstrap }
   const files = testArgs.length > 0 ? testArgs : globSync('test/**/*.test.ts', { cwd: root }).sort()
   const shared = files.filter(f => !soloTests.includes(f))
   const solo = files.filter(f => soloTests.includes(f))

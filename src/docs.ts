@@ -23,8 +23,7 @@ Vigil reads its configuration from, in increasing precedence: the defaults below
 flags (\`--log\`, \`--port\`). Unknown keys, unknown \`VIGIL_*\` variables and values of the wrong
 type are refused at start with an error naming the key (\`VGL_CONFIG_INVALID\`).
 Environment values are parsed by the key's type: numbers, \`true\`/\`false\`, and JSON text for
-lists and objects. \`VIGIL_CONFIG\` (the file) and the test harness's \`VIGIL_TEST_*\` variables
-are the only other \`VIGIL_*\` names allowed.
+lists and objects. \`VIGIL_CONFIG\` (the file) is the only other \`VIGIL_*\` name allowed.
 
 | key | environment | type | default | description |
 |---|---|---|---|---|

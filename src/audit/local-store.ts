@@ -11,7 +11,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises'
-import { dirname, join, relative, sep } from 'node:path'
+import { basename, dirname, join, relative, sep } from 'node:path'
 import { promisify } from 'node:util'
 import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib'
 import { VigilError } from '../errors.ts'
@@ -70,33 +70,7 @@ export class LocalStore implements ArchiveStore {
     const chunks = this.#options.gzip
       ? [await gzipAsync(body, { level: this.#options.gzipLevel }), gzipSync(tail, { level: this.#options.gzipLevel })]
       : [body, tail]
-    const file = join(this.root, name)
-    const dir = dirname(file)
-    try {
-      const temp = join(dir, `.${name.slice(name.lastIndexOf('/') + 1)}.tmp`)
-      await this.#ensureDir(dir)
-      let handle
-      try {
-        handle = await open(temp, 'w', 0o640)
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-        // The day directory was removed meanwhile (retention, an operator): make it again.
-        this.#madeDirs.delete(dir)
-        await this.#ensureDir(dir)
-        handle = await open(temp, 'w', 0o640)
-      }
-      try {
-        await handle.writev(chunks)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(temp, file)
-      await syncDir(dir)
-    } catch (cause) {
-      this.#madeDirs.delete(dir)
-      throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot write ${file}: ${(cause as Error).message}`, { file, cause })
-    }
+    await this.#writeDurably(join(this.root, name), chunks)
     this.#manifests.delete(name)
   }
 
@@ -300,14 +274,30 @@ export class LocalStore implements ArchiveStore {
   }
 
   async writeDoc (key: string, value: unknown): Promise<void> {
-    const file = join(this.root, '_vigil', key)
+    await this.#writeDurably(join(this.root, '_vigil', key), [Buffer.from(JSON.stringify(value))])
+  }
+
+  /**
+   * Writes `.<name>.tmp` beside the file, fsyncs it, renames it over the file and fsyncs the
+   * directory: the file is whole or absent, never partial, and survives a crash once this resolves.
+   */
+  async #writeDurably (file: string, chunks: readonly Buffer[]): Promise<void> {
     const dir = dirname(file)
     try {
+      const temp = join(dir, `.${basename(file)}.tmp`)
       await this.#ensureDir(dir)
-      const temp = `${file}.tmp`
-      const handle = await open(temp, 'w', 0o640)
+      let handle
       try {
-        await handle.writeFile(JSON.stringify(value))
+        handle = await open(temp, 'w', 0o640)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+        // The directory was removed meanwhile (retention, an operator): make it again.
+        this.#madeDirs.delete(dir)
+        await this.#ensureDir(dir)
+        handle = await open(temp, 'w', 0o640)
+      }
+      try {
+        await handle.writev(chunks)
         await handle.sync()
       } finally {
         await handle.close()
@@ -315,6 +305,7 @@ export class LocalStore implements ArchiveStore {
       await rename(temp, file)
       await syncDir(dir)
     } catch (cause) {
+      this.#madeDirs.delete(dir)
       throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot write ${file}: ${(cause as Error).message}`, { file, cause })
     }
   }

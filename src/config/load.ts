@@ -51,8 +51,6 @@ const leafByPath = new Map(leaves.map(leaf => [leaf.path, leaf]))
 
 /** Environment variables that are about Vigil but are not config keys. */
 const reservedEnv = new Set(['VIGIL_CONFIG'])
-/** The test harness's variables (e.g. VIGIL_TEST_KAFKA); servers started by tests inherit them. */
-const reservedEnvPrefix = 'VIGIL_TEST_'
 
 export interface LoadConfigOptions {
   /** Path of a JSON config file. */
@@ -66,7 +64,7 @@ export interface LoadConfigOptions {
 export function loadConfig (options: LoadConfigOptions = {}): Readonly<VigilConfig> {
   const raw: JsonObject = options.file === undefined ? {} : readConfigFile(options.file)
   for (const [name, text] of Object.entries(options.env ?? {})) {
-    if (!name.startsWith('VIGIL_') || text === undefined || reservedEnv.has(name) || name.startsWith(reservedEnvPrefix)) continue
+    if (!name.startsWith('VIGIL_') || text === undefined || reservedEnv.has(name)) continue
     const leaf = leafByEnv.get(name)
     if (leaf === undefined) {
       throw new VigilError('VGL_CONFIG_UNKNOWN_ENV', `environment variable ${name} is not a configuration key`, { variable: name })

@@ -45,14 +45,15 @@ const RedriveBody = Type.Object({
   dryRun: Type.Optional(Type.Boolean({ description: 'Report what would be redriven, change nothing.' }))
 }, { additionalProperties: false })
 
-export function filterFromQuery (query: Static<typeof FilterQuery>): DeadLetterFilter {
+/** The dead-letter filter of an HTTP query or of `vigil dlq` flags (`prefix` '--' names the flags in errors). */
+export function filterFromQuery (query: Static<typeof FilterQuery>, prefix = ''): DeadLetterFilter {
   return {
     topic: query.topic,
     errorCode: query.code,
     eventType: query.eventType,
     pipeline: query.pipeline,
-    since: query.since === undefined ? undefined : parseTime(query.since, 'since'),
-    until: query.until === undefined ? undefined : parseTime(query.until, 'until'),
+    since: query.since === undefined ? undefined : parseTime(query.since, `${prefix}since`),
+    until: query.until === undefined ? undefined : parseTime(query.until, `${prefix}until`),
     state: query.state
   }
 }

@@ -757,12 +757,7 @@ class PipelineRuntime implements Pipeline {
         this.#blockedReason = `${failure.error.code}: ${message}`
       }
       this.#logger[failure.blocking ? 'error' : 'warn']({
-        event_id: slot.eventId,
-        event_type: slot.eventType,
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        attempt: slot.attempts,
+        ...recordLogFields(slot),
         handler: slot.handler,
         code: failure.error.code,
         retryInMs: decision.delayMs
@@ -795,12 +790,7 @@ class PipelineRuntime implements Pipeline {
     const dlq = this.deadLetterTopicOf(record.topic)
     const topic = parked ? parkedTopicOf(dlq) : dlq
     this.#logger.error({
-      event_id: slot.eventId,
-      event_type: slot.eventType,
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      attempt: slot.attempts,
+      ...recordLogFields(slot),
       handler: info.handler,
       code: failure.error.code,
       error: loggableError(failure.error, this.#secrets),
@@ -852,14 +842,9 @@ class PipelineRuntime implements Pipeline {
   }
 
   #logProcessed (slot: Slot, outcome: string, durationMs: number): void {
-    const record = slot.record
+    if (!this.#logger.isLevelEnabled('info')) return
     this.#logger.info({
-      event_id: slot.eventId,
-      event_type: slot.eventType,
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      attempt: slot.attempts,
+      ...recordLogFields(slot),
       outcome,
       durationMs
     }, 'record processed')
@@ -1054,6 +1039,19 @@ class PipelineRuntime implements Pipeline {
 }
 
 /** An error as a log field, with secrets redacted from its message and stack. */
+/** What every log line about one record says: which record, which event, which attempt. */
+function recordLogFields (slot: Slot): Record<string, unknown> {
+  const record = slot.record
+  return {
+    event_id: slot.eventId,
+    event_type: slot.eventType,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    attempt: slot.attempts
+  }
+}
+
 function loggableError (error: VigilError, secrets: readonly string[]): Record<string, unknown> {
   const cause = error.cause instanceof Error ? error.cause : undefined
   return {

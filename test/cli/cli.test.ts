@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { runCli } from '../../src/cli/main.ts'
 
 const vigilBin = new URL('../../bin/vigil.js', import.meta.url).pathname
-const kafka = process.env.VIGIL_TEST_KAFKA
+const kafka = process.env.TEST_KAFKA
 
 interface CliResult { code: number, stdout: string, stderr: string }
 
@@ -44,7 +44,7 @@ function tempDb (): string {
 
 const backends: Array<[string, () => string, string | false]> = [
   ['embedded', tempDb, false],
-  ['kafka', () => `kafka://${kafka}`, kafka === undefined ? 'VIGIL_TEST_KAFKA not set (npm test starts Kafka)' : false]
+  ['kafka', () => `kafka://${kafka}`, kafka === undefined ? 'TEST_KAFKA not set (npm test starts Kafka)' : false]
 ]
 
 for (const [name, logUrl, skip] of backends) {

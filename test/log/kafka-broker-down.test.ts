@@ -4,7 +4,7 @@
  * (the same producer, the same consumer) once the broker is back. Starts its own broker
  * (scripts/kafka.ts), since it kills it.
  *
- * Runs where the other Kafka tests run (VIGIL_TEST_KAFKA set: Java and mvn are there).
+ * Runs where the other Kafka tests run (TEST_KAFKA set: Java and mvn are there).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,8 +15,8 @@ import { isVigilError } from '../../src/errors.ts'
 import { createKafkaLog } from '../../src/log/kafka/kafka-log.ts'
 import { nextOffsets, pollCount } from './contract.ts'
 
-const skip = process.env.VIGIL_TEST_KAFKA === undefined || process.env.VIGIL_TEST_KAFKA === ''
-  ? 'VIGIL_TEST_KAFKA not set; npm test starts Kafka'
+const skip = process.env.TEST_KAFKA === undefined || process.env.TEST_KAFKA === ''
+  ? 'TEST_KAFKA not set; npm test starts Kafka'
   : false
 let cluster: KafkaCluster | undefined
 

@@ -4,8 +4,8 @@
  * everything, and a produce call caught by the leader change fails retryably (the caller retries;
  * records stored twice come only from retried calls).
  *
- * Under `npm test` (VIGIL_TEST_KAFKA set) it starts its own cluster with scripts/kafka.ts and
- * stops it at the end. VIGIL_TEST_KAFKA_CLUSTER=host:port,host:port,host:port points it at a
+ * Under `npm test` (TEST_KAFKA set) it starts its own cluster with scripts/kafka.ts and
+ * stops it at the end. TEST_KAFKA_CLUSTER=host:port,host:port,host:port points it at a
  * cluster started with `npm run kafka -- --brokers 3` instead: the test then finds the brokers'
  * JVMs through the script's run files, kills one, and leaves the cluster with two brokers.
  */
@@ -19,9 +19,9 @@ import type { LogRecord } from '../../src/log/types.ts'
 import { nextOffsets } from './contract.ts'
 import { isVigilError } from '../../src/errors.ts'
 
-const external = process.env.VIGIL_TEST_KAFKA_CLUSTER ?? ''
-const skip = external === '' && (process.env.VIGIL_TEST_KAFKA ?? '') === ''
-  ? 'neither VIGIL_TEST_KAFKA (npm test) nor VIGIL_TEST_KAFKA_CLUSTER (a cluster from npm run kafka -- --brokers 3) is set'
+const external = process.env.TEST_KAFKA_CLUSTER ?? ''
+const skip = external === '' && (process.env.TEST_KAFKA ?? '') === ''
+  ? 'neither TEST_KAFKA (npm test) nor TEST_KAFKA_CLUSTER (a cluster from npm run kafka -- --brokers 3) is set'
   : false
 
 test('3 brokers, one killed: acks=all produces go on with min.insync.replicas=2, nothing acknowledged is lost, per-key order holds, copies only from retried calls', { skip, timeout: 360_000 }, async (t) => {

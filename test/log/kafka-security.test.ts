@@ -4,7 +4,7 @@
  * SCRAM credentials formatted into the metadata log). Refused credentials and an untrusted
  * certificate are VGL_LOG_AUTH_FAILED, and the password never shows in the error.
  *
- * Runs where the other Kafka tests run (VIGIL_TEST_KAFKA set: Java and mvn are there).
+ * Runs where the other Kafka tests run (TEST_KAFKA set: Java and mvn are there).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,8 +16,8 @@ import { createKafkaLog } from '../../src/log/kafka/kafka-log.ts'
 import type { Log } from '../../src/log/types.ts'
 import { pollCount } from './contract.ts'
 
-const skip = process.env.VIGIL_TEST_KAFKA === undefined || process.env.VIGIL_TEST_KAFKA === ''
-  ? 'VIGIL_TEST_KAFKA not set; npm test starts Kafka'
+const skip = process.env.TEST_KAFKA === undefined || process.env.TEST_KAFKA === ''
+  ? 'TEST_KAFKA not set; npm test starts Kafka'
   : false
 const password = `pw-${randomUUID()}`
 let cluster: KafkaCluster | undefined

@@ -3,7 +3,7 @@
  * backend (Java-compatible partitioning, headers on the wire, batches split under
  * max.message.bytes, rebalance callbacks, config mapping, unreachable brokers).
  *
- * Needs VIGIL_TEST_KAFKA=host:port (npm test starts a broker with scripts/kafka.ts; by hand:
+ * Needs TEST_KAFKA=host:port (npm test starts a broker with scripts/kafka.ts; by hand:
  * `npm run kafka` and copy the address it prints). The 3-broker tests are in kafka-cluster.test.ts.
  */
 import { test } from 'node:test'
@@ -18,8 +18,8 @@ import { partitionForKey } from '../../src/log/partitioner.ts'
 import type { Consumer, Log, LogRecord, TopicPartition } from '../../src/log/types.ts'
 import { nextOffsets, pollCount, runLogContract } from './contract.ts'
 
-const bootstrap = process.env.VIGIL_TEST_KAFKA
-const skip = bootstrap === undefined || bootstrap === '' ? 'VIGIL_TEST_KAFKA not set; npm test starts Kafka' : false
+const bootstrap = process.env.TEST_KAFKA
+const skip = bootstrap === undefined || bootstrap === '' ? 'TEST_KAFKA not set; npm test starts Kafka' : false
 const deadlineMs = 60_000
 
 type TestContext = { after: (fn: () => unknown) => void }

@@ -1,6 +1,6 @@
 /**
  * Shared helpers of the pipeline and dispatcher tests: logs on the real backends (embedded, and
- * Kafka when VIGIL_TEST_KAFKA is set), quiet loggers that keep their lines, and polling waits.
+ * Kafka when TEST_KAFKA is set), quiet loggers that keep their lines, and polling waits.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,8 +14,8 @@ import { createLogger, type Logger } from '../../src/logger.ts'
 
 export interface TestContext { after: (fn: () => unknown) => void }
 
-export const kafkaBootstrap = process.env.VIGIL_TEST_KAFKA
-export const kafkaSkip = kafkaBootstrap === undefined ? 'VIGIL_TEST_KAFKA not set (npm test starts a broker and sets it)' : false
+export const kafkaBootstrap = process.env.TEST_KAFKA
+export const kafkaSkip = kafkaBootstrap === undefined ? 'TEST_KAFKA not set (npm test starts a broker and sets it)' : false
 
 export interface OpenedLog {
   log: Log

@@ -85,8 +85,8 @@ test('registry state survives a restart on the embedded log', async (t) => {
   }, '_schemas')
 })
 
-const kafka = process.env.VIGIL_TEST_KAFKA
-const kafkaSkip = kafka === undefined || kafka === '' ? 'VIGIL_TEST_KAFKA is not set (host:port of a test broker; the test orchestrator starts one)' : false
+const kafka = process.env.TEST_KAFKA
+const kafkaSkip = kafka === undefined || kafka === '' ? 'TEST_KAFKA is not set (host:port of a test broker; the test orchestrator starts one)' : false
 
 async function openKafkaLog (t: TestContext): Promise<Log> {
   const log = createLog(validateConfig({ log: { url: `kafka://${kafka as string}` } }))

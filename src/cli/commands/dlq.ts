@@ -3,7 +3,8 @@ import type { CommandContext } from '../context.ts'
 import { parseIntFlag } from '../main.ts'
 import { printTable } from '../table.ts'
 import { VigilError } from '../../errors.ts'
-import { DeadLetterStore, parseTime, type DeadLetterFilter, type RedriveStateName } from '../../pipeline/dlq.ts'
+import { DeadLetterStore, type RedriveStateName } from '../../pipeline/dlq.ts'
+import { filterFromQuery } from '../../pipeline/routes.ts'
 import { parseDeadLetterId } from '../../pipeline/dead-letter.ts'
 import { parkedTopicOf } from '../../pipeline/runtime.ts'
 import { serdeRenderer } from '../../pipeline/component.ts'
@@ -37,18 +38,6 @@ function addFilterOptions (command: Command): Command {
     .option('--json', 'print JSON')
 }
 
-function filterOf (options: FilterOptions): DeadLetterFilter {
-  return {
-    topic: options.topic,
-    errorCode: options.code,
-    eventType: options.eventType,
-    pipeline: options.pipeline,
-    since: options.since === undefined ? undefined : parseTime(options.since, '--since'),
-    until: options.until === undefined ? undefined : parseTime(options.until, '--until'),
-    state: options.state
-  }
-}
-
 export function createDlqCommand (ctx: CommandContext): Command {
   const dlq = new Command('dlq').description('List, show and redrive dead letters (records pipelines could not handle).')
   let schema: Promise<SchemaServices> | undefined
@@ -74,7 +63,7 @@ export function createDlqCommand (ctx: CommandContext): Command {
     .action(async (options: FilterOptions & { limit?: number }) => {
       try {
         const topic = topicOf(options)
-        const result = await (await open()).list(topic, filterOf(options), options.limit ?? 100)
+        const result = await (await open()).list(topic, filterFromQuery(options, '--'), options.limit ?? 100)
         if (options.json === true) {
           ctx.stdout.write(JSON.stringify(result, null, 2) + '\n')
           return
@@ -113,7 +102,7 @@ export function createDlqCommand (ctx: CommandContext): Command {
     .option('--dry-run', 'print what would be redriven and change nothing')
     .action(async (ids: string[], options: FilterOptions & { all?: boolean, force?: boolean, dryRun?: boolean }) => {
       try {
-        const filter = filterOf(options)
+        const filter = filterFromQuery(options, '--')
         const hasFilter = Object.values(filter).some(v => v !== undefined)
         if (ids.length > 0 && (hasFilter || options.all === true)) {
           throw new VigilError('VGL_CLI_USAGE', 'give dead-letter ids, or filters, or --all, not several of them', {})

@@ -22,7 +22,7 @@ import {
   defaultTopicConfig, type Consumer, type ConsumerOptions, type Log, type LogAdmin, type LogRecord, type ProduceRecord, type RecordMetadata
 } from '../types.ts'
 import { backoff, baseClientOptions, printableUrl, type KafkaLogOptions } from './client-options.ts'
-import { timeoutError, toLogError, withDeadline, type KafkaErrorContext } from './errors.ts'
+import { kafkaErrorIds, timeoutError, toLogError, withDeadline, type KafkaErrorContext } from './errors.ts'
 import { KafkaLogAdmin, type AdminHost } from './kafka-admin.ts'
 import { KafkaConsumer, type ConsumerHost } from './kafka-consumer.ts'
 import { appendRecords, payloadBytes, recordBatchBytes } from './records.ts'
@@ -284,37 +284,46 @@ class KafkaLog implements Log, AdminHost, ConsumerHost {
     await this.#checkPartition(topic, partition)
     if (maxRecords <= 0) return []
     const context = this.errorContext(`read ${topic}/${partition}`, { topic, partition })
-    try {
-      const marks = await this.#admin.watermarks(topic)
-      const { low, high } = marks[partition] ?? { low: 0, high: 0 }
-      let position = Math.max(offset, low)
-      const out: LogRecord[] = []
-      while (out.length < maxRecords && position < high) {
-        const metadata = await reader.metadata({ topics: [topic] })
-        const described = metadata.topics.get(topic)
-        const leader = described?.partitions[partition]?.leader
-        if (described === undefined || leader === undefined) throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { topic })
-        const response: fetchV17.FetchResponse = await reader.fetch({
-          node: leader,
-          topics: [{ topicId: described.id, partitions: [{ partition, fetchOffset: BigInt(position), partitionMaxBytes: readFetchBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
-          maxWaitTime: 0,
-          minBytes: 1,
-          isolationLevel: 0
-        })
-        const batches = response.responses[0]?.partitions.find(p => p.partitionIndex === partition)?.records ?? []
-        const found: LogRecord[] = []
-        const { next } = appendRecords(found, topic, partition, batches, position)
-        for (const record of found) {
-          if (out.length >= maxRecords || record.offset >= high) break
-          out.push(record)
-        }
-        if (next === undefined || next <= position) break
-        position = next
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#readOnce(reader, topic, partition, offset, maxRecords)
+      } catch (error) {
+        // Retention may delete the oldest segment between the watermark lookup and the fetch:
+        // look the low offset up again and read from there, as the contract promises.
+        if (attempt < 3 && kafkaErrorIds(error).has('OFFSET_OUT_OF_RANGE')) continue
+        throw toLogError(error, context)
       }
-      return out
-    } catch (error) {
-      throw toLogError(error, context)
     }
+  }
+
+  async #readOnce (reader: Clients['reader'], topic: string, partition: number, offset: number, maxRecords: number): Promise<LogRecord[]> {
+    const marks = await this.#admin.watermarks(topic)
+    const { low, high } = marks[partition] ?? { low: 0, high: 0 }
+    let position = Math.max(offset, low)
+    const out: LogRecord[] = []
+    while (out.length < maxRecords && position < high) {
+      const metadata = await reader.metadata({ topics: [topic] })
+      const described = metadata.topics.get(topic)
+      const leader = described?.partitions[partition]?.leader
+      if (described === undefined || leader === undefined) throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { topic })
+      const response: fetchV17.FetchResponse = await reader.fetch({
+        node: leader,
+        topics: [{ topicId: described.id, partitions: [{ partition, fetchOffset: BigInt(position), partitionMaxBytes: readFetchBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
+        maxWaitTime: 0,
+        minBytes: 1,
+        isolationLevel: 0
+      })
+      const batches = response.responses[0]?.partitions.find(p => p.partitionIndex === partition)?.records ?? []
+      const found: LogRecord[] = []
+      const { next } = appendRecords(found, topic, partition, batches, position)
+      for (const record of found) {
+        if (out.length >= maxRecords || record.offset >= high) break
+        out.push(record)
+      }
+      if (next === undefined || next <= position) break
+      position = next
+    }
+    return out
   }
 
   async offsetForTimestamp (topic: string, partition: number, timestamp: number): Promise<number> {

@@ -23,11 +23,12 @@ import { Registry } from 'prom-client'
 import { validateConfig } from '../src/config/load.ts'
 import { createLog } from '../src/log/open.ts'
 import { Archiver } from '../src/audit/archiver.ts'
-import { canonicalize } from '../src/audit/canonical.ts'
-import { buildManifest, genesisHash, linkHash, type ChainedRecord } from '../src/audit/integrity.ts'
+import { encodeBatch, packRecords } from '../src/audit/batch-encoder.ts'
+import { genesisHash } from '../src/audit/integrity.ts'
 import { createLocalStore } from '../src/audit/local-store.ts'
 import { createS3Store } from '../src/audit/s3-store.ts'
 import { createAuditMetrics } from '../src/audit/metrics.ts'
+import { normaliseEvents } from '../src/audit/record.ts'
 import { queryStore } from '../src/audit/query.ts'
 import { fileHex, type ArchiveStore, type RecordFilter } from '../src/audit/store.ts'
 import { startS3 } from '../scripts/s3.ts'
@@ -35,6 +36,8 @@ import { startS3 } from '../scripts/s3.ts'
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, s3: { type: 'boolean' }, records: { type: 'string' } } })
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const silent = pino({ level: 'silent' })
+/** The archiver runs with the service's defaults (flushBatchSize, encodeThreads). */
+const defaults = validateConfig({}).audit
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] as number }
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] as number }
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
@@ -164,10 +167,10 @@ async function benchArchive (): Promise<void> {
     await log.admin.ensureTopic({ name: 'audit-events', partitions: 3 })
     const now = Date.now()
     for (let i = 0; i < total; i += 5000) {
-      await log.produce('audit-events', Array.from({ length: 5000 }, (_, j) => ({ value: Buffer.from(JSON.stringify(event(i + j, now - (i + j)))), partition: Math.floor((i + j) / 5000) % 3 })))
+      await log.produce('audit-events', normaliseEvents(Array.from({ length: 5000 }, (_, j) => event(i + j, now - (i + j)))).map(record => ({ value: Buffer.from(JSON.stringify(record)), partition: Math.floor(i / 5000) % 3 })))
     }
     const store = createLocalStore({ path: join(dir, 'audit'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 })
-    const archiver = new Archiver({ log, topic: 'audit-events', group: 'bench', stores: [store], flushBatchSize: 20_000, flushIntervalMs: 1000, retryInitialDelayMs: 100, retryMaxDelayMs: 1000, checkpointIntervalMs: 60_000, signingKey: undefined, logger: silent, metrics: createAuditMetrics(new Registry()) })
+    const archiver = new Archiver({ log, topic: 'audit-events', group: 'bench', stores: [store], flushBatchSize: defaults.flushBatchSize, flushIntervalMs: 1000, retryInitialDelayMs: 100, retryMaxDelayMs: 1000, checkpointIntervalMs: 60_000, encodeThreads: defaults.encodeThreads, signingKey: undefined, logger: silent, metrics: createAuditMetrics(new Registry()) })
     const started = performance.now()
     await archiver.start()
     while (archiver.stats.flushedEvents < total) await new Promise(resolve => setTimeout(resolve, 10))
@@ -175,52 +178,43 @@ async function benchArchive (): Promise<void> {
     await archiver.stop()
     await log.close()
 
-    // The sink alone: chain + manifest + gzip + fsync/rename, records already in memory.
+    // The sink alone, on one thread: encode (decode, chain, index, manifest, gzip) + fsync/rename.
     const sink = createLocalStore({ path: join(dir, 'sink'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 })
-    const values = Array.from({ length: total }, (_, i) => event(i, now - i))
+    const values = Array.from({ length: total }, (_, i) => Buffer.from(JSON.stringify(event(i, now - i))))
     const t0 = performance.now()
-    let prev = genesisHash
+    let head = genesisHash
     for (let i = 0; i < total; i += 20_000) {
-      const batch: ChainedRecord[] = []
-      for (let j = i; j < i + 20_000; j++) {
-        const hash = linkHash(prev, 0, j, canonicalize(values[j]))
-        batch.push({ ...values[j], _chain: { p: 0, o: j, prev, hash } } as ChainedRecord)
-        prev = hash
-      }
-      await sink.writeFile(sink.fileName(sink.bucketOf(now), now, fileHex('t', 0, i)), batch, buildManifest('t', 0, batch))
+      const batch = values.slice(i, i + 20_000).map((value, j) => ({ topic: 't', partition: 0, offset: i + j, timestamp: now, key: null, value, headers: [] }))
+      const encoded = encodeBatch({ topic: 't', partition: 0, head, records: packRecords(batch), bucketMs: sink.bucketMs, format: sink.format, createdAtMs: now })
+      head = encoded.head
+      for (const f of encoded.files) await sink.writeEncoded(sink.fileName(f.bucketTimeMs, f.newestTsMs, fileHex('t', 0, f.firstOffset)), f.chunks)
     }
     sinkOnly.push(total / ((performance.now() - t0) / 1000))
     await rm(dir, { recursive: true, force: true })
   }
   console.log(`archive log → chain → NDJSON.gz (level 1) → fsync → commit, ${fmt(total)} records, 3 partitions: median ${fmt(median(e2e))} records/s (runs ${e2e.map(fmt).join(', ')})`)
-  console.log(`archive sink alone (chain + manifest + gzip + fsync + rename): median ${fmt(median(sinkOnly))} records/s (runs ${sinkOnly.map(fmt).join(', ')})`)
+  console.log(`archive sink alone, one thread (decode + chain + index + manifest + gzip + fsync + rename): median ${fmt(median(sinkOnly))} records/s (runs ${sinkOnly.map(fmt).join(', ')})`)
 }
 
 /** Writes `total` records spread over the last 20 h, as the archiver would (3 partitions, 10k-record batches). */
 async function fill (store: ArchiveStore, total: number, nowMs: number): Promise<void> {
   const spanMs = 20 * 3_600_000
-  const prev = [genesisHash, genesisHash, genesisHash]
+  const heads = [genesisHash, genesisHash, genesisHash]
   const offsets = [0, 0, 0]
   const pending: Array<Promise<void>> = []
   for (let i = 0; i < total; i += 10_000) {
     const p = (i / 10_000) % 3
-    const groups = new Map<number, ChainedRecord[]>()
+    const batch = []
     for (let j = i; j < Math.min(total, i + 10_000); j++) {
       const tsMs = nowMs - spanMs + Math.floor((j / total) * spanMs)
-      const value = event(j, tsMs)
       const o = offsets[p] as number
       offsets[p] = o + 1
-      const hash = linkHash(prev[p] as string, p, o, canonicalize(value))
-      const record = { ...value, _chain: { p, o, prev: prev[p] as string, hash } } as ChainedRecord
-      prev[p] = hash
-      const bucket = store.bucketOf(tsMs)
-      let group = groups.get(bucket)
-      if (group === undefined) groups.set(bucket, group = [])
-      group.push(record)
+      batch.push({ topic: 'audit-events', partition: p, offset: o, timestamp: tsMs, key: null, value: Buffer.from(JSON.stringify(event(j, tsMs))), headers: [] })
     }
-    for (const [bucket, records] of groups) {
-      const newest = Date.parse(records[records.length - 1]?.ts as string)
-      pending.push(store.writeFile(store.fileName(bucket, newest, fileHex('audit-events', p, records[0]?._chain.o ?? 0)), records, buildManifest('audit-events', p, records)))
+    const encoded = encodeBatch({ topic: 'audit-events', partition: p, head: heads[p] as string, records: packRecords(batch), bucketMs: store.bucketMs, format: store.format, createdAtMs: nowMs })
+    heads[p] = encoded.head
+    for (const f of encoded.files) {
+      pending.push(store.writeEncoded(store.fileName(f.bucketTimeMs, f.newestTsMs, fileHex('audit-events', p, f.firstOffset)), f.chunks))
       if (pending.length >= 8) await Promise.all(pending.splice(0))
     }
   }

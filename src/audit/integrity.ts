@@ -11,6 +11,7 @@
  */
 import { createHash, hash as oneShotHash } from 'node:crypto'
 import { canonicalize } from './canonical.ts'
+import { buildColumnIndex, columnCodes, type ColumnIndex } from './column-index.ts'
 import { exactFilters, parseTs, type AuditRecord } from './record.ts'
 
 export const genesisHash = '0'.repeat(64)
@@ -61,21 +62,22 @@ export function recomputeHash (record: Record<string, unknown>): string | undefi
  */
 export function merkleRoot (leafHashes: readonly string[]): string {
   if (leafHashes.length === 0) return createHash('sha256').digest('hex')
-  let level: Buffer[] = leafHashes.map(h => Buffer.from(h, 'hex'))
+  // Hex in, hex out: hash() returning a Buffer costs three times as much as returning hex.
+  let level = leafHashes
   const node = Buffer.alloc(65)
   node[0] = 1
   // Pairing left to right and promoting an odd last node gives RFC 6962's shape for any n.
   while (level.length > 1) {
-    const next: Buffer[] = new Array(Math.ceil(level.length / 2))
+    const next: string[] = new Array(Math.ceil(level.length / 2))
     for (let i = 0; i + 1 < level.length; i += 2) {
-      (level[i] as Buffer).copy(node, 1)
-      ;(level[i + 1] as Buffer).copy(node, 33)
-      next[i / 2] = oneShotHash('sha256', node, 'buffer') as unknown as Buffer
+      node.write(level[i] as string, 1, 32, 'hex')
+      node.write(level[i + 1] as string, 33, 32, 'hex')
+      next[i / 2] = oneShotHash('sha256', node, 'hex')
     }
-    if (level.length % 2 === 1) next[next.length - 1] = level[level.length - 1] as Buffer
+    if (level.length % 2 === 1) next[next.length - 1] = level[level.length - 1] as string
     level = next
   }
-  return (level[0] as Buffer).toString('hex')
+  return level[0] as string
 }
 
 /** Columns whose value counts the manifest keeps (exact filters, plus capability as the query sees it). */
@@ -103,91 +105,87 @@ export interface FileManifest {
   untimed: number
   /** Per column, value → records; null when the column has too many distinct values. */
   stats: Record<string, Record<string, number> | null>
+  /** Per column, each row's value (files written before Vigil 0.2 have none). */
+  index?: ColumnIndex
   created_at: string
 }
 
-/** The value a filter compares against (strings as they are, other values as JSON, missing as null). */
-export function columnValue (record: Record<string, unknown>, column: string): string | null {
-  const value = column === 'capability' ? (record.capability ?? record.action) : record[column]
-  if (value === undefined || value === null) return null
-  return typeof value === 'string' ? value : JSON.stringify(value)
+/** What a file's manifest is computed from, in file order. */
+export interface ManifestRows {
+  hashes: readonly string[]
+  offsets: ArrayLike<number>
+  /** Each record's ts (epoch ms), NaN when it does not parse. */
+  tsMs: ArrayLike<number>
+  /** prev of the first record. */
+  prevHash: string
+  index: ColumnIndex
 }
 
-function * manifestSteps (topic: string, partition: number, records: readonly ChainedRecord[], now: Date): Generator<void, FileManifest> {
+export function manifestOf (topic: string, partition: number, rows: ManifestRows, now: Date): FileManifest {
+  const { hashes, tsMs } = rows
   const offsets: Array<[number, number]> = []
-  const counts: Array<Map<string, number> | null> = statColumns.map(() => new Map())
   let minTs = Number.POSITIVE_INFINITY
   let maxTs = Number.NEGATIVE_INFINITY
   let untimed = 0
-  const leaves: string[] = new Array(records.length)
-  for (let r = 0; r < records.length; r++) {
-    const record = records[r] as ChainedRecord
-    leaves[r] = record._chain.hash
-    const o = record._chain.o
+  for (let r = 0; r < hashes.length; r++) {
+    const o = rows.offsets[r] as number
     const last = offsets[offsets.length - 1]
     if (last !== undefined && last[1] + 1 === o) last[1] = o
     else offsets.push([o, o])
-    const ts = parseTs(record.ts)
+    const ts = tsMs[r] as number
     if (Number.isNaN(ts)) untimed++
     else {
       if (ts < minTs) minTs = ts
       if (ts > maxTs) maxTs = ts
     }
-    for (let c = 0; c < statColumns.length; c++) {
-      const map = counts[c]
-      if (map === null || map === undefined) continue
-      const value = columnValue(record, statColumns[c] as string)
-      if (value === null) continue
-      const n = map.get(value)
-      if (n !== undefined) map.set(value, n + 1)
-      else if (map.size >= maxDistinctPerColumn) counts[c] = null
-      else map.set(value, 1)
-    }
-    if (r % 500 === 499) yield
   }
-  const stats: Record<string, Record<string, number> | null> = {}
-  for (let c = 0; c < statColumns.length; c++) {
-    const map = counts[c]
-    stats[statColumns[c] as string] = map === null || map === undefined ? null : Object.fromEntries(map)
-  }
-  const first = records[0]
-  const lastRecord = records[records.length - 1]
+  const count = hashes.length
   return {
     v: 1,
     topic,
     partition,
-    count: records.length,
+    count,
     offsets,
-    first_offset: first?._chain.o ?? -1,
-    last_offset: lastRecord?._chain.o ?? -1,
-    prev_hash: first?._chain.prev ?? genesisHash,
-    first_hash: first?._chain.hash ?? genesisHash,
-    last_hash: lastRecord?._chain.hash ?? genesisHash,
-    merkle_root: merkleRoot(leaves),
+    first_offset: count > 0 ? rows.offsets[0] as number : -1,
+    last_offset: count > 0 ? rows.offsets[count - 1] as number : -1,
+    prev_hash: count > 0 ? rows.prevHash : genesisHash,
+    first_hash: hashes[0] ?? genesisHash,
+    last_hash: hashes[count - 1] ?? genesisHash,
+    merkle_root: merkleRoot(hashes),
     min_ts_ms: Number.isFinite(minTs) ? minTs : null,
     max_ts_ms: Number.isFinite(maxTs) ? maxTs : null,
     untimed,
-    stats,
+    stats: statsOf(rows.index),
+    index: rows.index,
     created_at: now.toISOString()
   }
 }
 
-export function buildManifest (topic: string, partition: number, records: readonly ChainedRecord[], now = new Date()): FileManifest {
-  const steps = manifestSteps(topic, partition, records, now)
-  for (;;) {
-    const step = steps.next()
-    if (step.done === true) return step.value
+/** Value counts per stat column, from the column index. */
+function statsOf (index: ColumnIndex): Record<string, Record<string, number> | null> {
+  const stats: Record<string, Record<string, number> | null> = {}
+  for (const column of statColumns) {
+    const indexed = index.columns[column]
+    if (indexed === null || indexed === undefined || indexed.values.length > maxDistinctPerColumn) {
+      stats[column] = null
+      continue
+    }
+    const counts = new Array<number>(indexed.values.length + 1).fill(0)
+    for (const code of columnCodes(indexed, index.rows)) counts[code] = (counts[code] as number) + 1
+    stats[column] = Object.fromEntries(indexed.values.map((value, i) => [value, counts[i + 1] as number]))
   }
+  return stats
 }
 
-/** buildManifest, yielding to the event loop every 500 records. */
-export async function buildManifestAsync (topic: string, partition: number, records: readonly ChainedRecord[], now = new Date()): Promise<FileManifest> {
-  const steps = manifestSteps(topic, partition, records, now)
-  for (;;) {
-    const step = steps.next()
-    if (step.done === true) return step.value
-    await new Promise(resolve => setImmediate(resolve))
-  }
+/** The manifest of a file holding these chained records, in this order. */
+export function buildManifest (topic: string, partition: number, records: readonly ChainedRecord[], now = new Date()): FileManifest {
+  return manifestOf(topic, partition, {
+    hashes: records.map(r => r._chain.hash),
+    offsets: records.map(r => r._chain.o),
+    tsMs: records.map(r => parseTs(r.ts)),
+    prevHash: records[0]?._chain.prev ?? genesisHash,
+    index: buildColumnIndex(records, records.length)
+  }, now)
 }
 
 /** Expands a manifest's offset runs. */

@@ -13,16 +13,16 @@ import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, join, relative, sep } from 'node:path'
 import { promisify } from 'node:util'
-import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib'
+import { gunzip, gunzipSync } from 'node:zlib'
 import { VigilError } from '../errors.ts'
-import type { ChainedRecord, FileManifest } from './integrity.ts'
+import type { FileFormat } from './batch-encoder.ts'
+import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import {
   compactTime, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
-const gzipAsync = promisify(gzip)
 const gunzipAsync = promisify(gunzip)
 
 export interface LocalStoreOptions {
@@ -55,8 +55,10 @@ export class LocalStore implements ArchiveStore {
     this.root = options.path
   }
 
-  bucketOf (tsMs: number): number {
-    return Math.floor(tsMs / dayMs) * dayMs
+  readonly bucketMs = dayMs
+
+  get format (): FileFormat {
+    return { kind: 'ndjson', gzip: this.#options.gzip, gzipLevel: this.#options.gzipLevel }
   }
 
   fileName (bucketTimeMs: number, newestTsMs: number, uniqueHex: string): string {
@@ -64,12 +66,7 @@ export class LocalStore implements ArchiveStore {
     return `${day.slice(0, 4)}/${day.slice(5, 7)}/${day.slice(8, 10)}/audit-${compactTime(newestTsMs)}-${uniqueHex}.ndjson${this.#options.gzip ? '.gz' : ''}`
   }
 
-  async writeFile (name: string, records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Promise<void> {
-    const body = Buffer.from((lines ?? records.map(r => JSON.stringify(r))).join('\n') + '\n')
-    const tail = Buffer.from(JSON.stringify({ _manifest: manifest }) + '\n')
-    const chunks = this.#options.gzip
-      ? [await gzipAsync(body, { level: this.#options.gzipLevel }), gzipSync(tail, { level: this.#options.gzipLevel })]
-      : [body, tail]
+  async writeEncoded (name: string, chunks: readonly Uint8Array[]): Promise<void> {
     await this.#writeDurably(join(this.root, name), chunks)
     this.#manifests.delete(name)
   }
@@ -281,7 +278,7 @@ export class LocalStore implements ArchiveStore {
    * Writes `.<name>.tmp` beside the file, fsyncs it, renames it over the file and fsyncs the
    * directory: the file is whole or absent, never partial, and survives a crash once this resolves.
    */
-  async #writeDurably (file: string, chunks: readonly Buffer[]): Promise<void> {
+  async #writeDurably (file: string, chunks: readonly Uint8Array[]): Promise<void> {
     const dir = dirname(file)
     try {
       const temp = join(dir, `.${basename(file)}.tmp`)

@@ -71,8 +71,13 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
   let nowIso: string | undefined
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as Record<string, unknown>
+    // Keys go in in RFC 8785 order (the defaults at their place), so the record's JSON text is
+    // already canonical and the archiver's hashing takes canonicalize()'s fast path.
+    const keys = sortedKeys(event)
     const record: Record<string, unknown> = {}
-    for (const key in event) {
+    for (const key of keys) {
+      if (record.audit_event_id === undefined && key > 'audit_event_id') record.audit_event_id = randomUUID()
+      if (record.ts === undefined && key > 'ts') record.ts = nowIso ??= isoZ(now)
       const value = event[key]
       if (value === null || value === undefined) continue // exclude_none=True
       if (key === '__proto__') {
@@ -185,6 +190,15 @@ export function allowedTypes (preset: string): ReadonlySet<string> | null {
 export function applyVerbosity<T extends Record<string, unknown>> (events: T[], allowed: ReadonlySet<string> | null): T[] {
   if (allowed === null) return events
   return events.filter(e => typeof e.type === 'string' && allowed.has(e.type))
+}
+
+/** The object's own keys in JCS order (UTF-16 code units), sorting only when they are not already. */
+function sortedKeys (value: Record<string, unknown>): string[] {
+  const keys = Object.keys(value)
+  for (let i = 1; i < keys.length; i++) {
+    if (!((keys[i - 1] as string) < (keys[i] as string))) return keys.sort()
+  }
+  return keys
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {

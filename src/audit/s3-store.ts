@@ -14,10 +14,11 @@ import {
   S3Client, type LifecycleRule
 } from '@aws-sdk/client-s3'
 import { parquetMetadata, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet'
-import { parquetWriteBuffer } from 'hyparquet-writer'
 import { VigilError } from '../errors.ts'
-import type { ChainedRecord, FileManifest } from './integrity.ts'
+import type { FileFormat } from './batch-encoder.ts'
+import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
+import { manifestKey, parquetColumnValue } from './parquet-format.ts'
 import { indexColumns } from './record.ts'
 import {
   compactTime, parseCompactTime, recordMatches,
@@ -35,7 +36,6 @@ export interface S3StoreOptions {
 }
 
 export const lifecycleRuleId = 'caipe-audit-retention'
-export const manifestKey = 'vigil.audit.manifest'
 const minuteMs = 60_000
 const hourMs = 3_600_000
 const dayMs = 86_400_000
@@ -79,17 +79,16 @@ export class S3Store implements ArchiveStore {
     return this.prefix === '' ? rel : `${this.prefix}/${rel}`
   }
 
-  bucketOf (tsMs: number): number {
-    return Math.floor(tsMs / minuteMs) * minuteMs
-  }
+  readonly bucketMs = minuteMs
+  readonly format: FileFormat = { kind: 'parquet' }
 
   fileName (bucketTimeMs: number, newestTsMs: number, uniqueHex: string): string {
     const t = new Date(bucketTimeMs).toISOString()
     return this.#key(`${t.slice(0, 4)}/${t.slice(5, 7)}/${t.slice(8, 10)}/${t.slice(11, 13)}/${t.slice(14, 16)}/audit-${compactTime(newestTsMs)}-${uniqueHex}.parquet`)
   }
 
-  async writeFile (name: string, records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Promise<void> {
-    const body = encodeParquet(records, manifest, lines)
+  async writeEncoded (name: string, chunks: readonly Uint8Array[]): Promise<void> {
+    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
     try {
       await this.client.send(new PutObjectCommand({
         Bucket: this.bucket, Key: name, Body: body, ContentType: 'application/vnd.apache.parquet'
@@ -226,8 +225,8 @@ export class S3Store implements ArchiveStore {
       const line: StoredLine = { position, record }
       if (record !== undefined) {
         // Queries filter on the index columns: they must say what record_json says.
-        const wrong = indexColumns.find(column => (row[column] ?? null) !== indexValue(record, column))
-        if (wrong !== undefined) line.problem = `column ${wrong} (${JSON.stringify(row[wrong] ?? null)}) disagrees with record_json (${JSON.stringify(indexValue(record, wrong))})`
+        const wrong = indexColumns.find(column => (row[column] ?? null) !== parquetColumnValue(record, column))
+        if (wrong !== undefined) line.problem = `column ${wrong} (${JSON.stringify(row[wrong] ?? null)}) disagrees with record_json (${JSON.stringify(parquetColumnValue(record, wrong))})`
       }
       return line
     })
@@ -356,28 +355,6 @@ export class S3Store implements ArchiveStore {
   async close (): Promise<void> {
     this.client.destroy()
   }
-}
-
-/** The value of an index column as CAIPE writes it: the string, other values as JSON, else null. */
-export function indexValue (record: Record<string, unknown>, column: string): string | null {
-  const value = record[column]
-  if (value === undefined || value === null) return null
-  return typeof value === 'string' ? value : JSON.stringify(value)
-}
-
-export function encodeParquet (records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Buffer {
-  const columnData = [
-    ...indexColumns.map(name => ({ name, type: 'STRING' as const, data: records.map(r => indexValue(r, name)) })),
-    { name: 'record_json', type: 'STRING' as const, data: lines === undefined ? records.map(r => JSON.stringify(r)) : [...lines] }
-  ]
-  const buffer = parquetWriteBuffer({
-    columnData,
-    codec: 'SNAPPY',
-    rowGroupSize: 100_000,
-    kvMetadata: [{ key: manifestKey, value: JSON.stringify(manifest) }],
-    createdBy: 'vigil audit archiver'
-  })
-  return Buffer.from(buffer)
 }
 
 function manifestOf (metadata: FileMetaData): FileManifest | null {

@@ -101,6 +101,7 @@ export class AuditService {
       retryInitialDelayMs: c.retryInitialDelayMs,
       retryMaxDelayMs: c.retryMaxDelayMs,
       checkpointIntervalMs: c.checkpoint.intervalMs,
+      encodeThreads: c.encodeThreads,
       signingKey: this.signingKey,
       logger: this.#logger.child({ component: 'audit-archiver' }),
       metrics: this.#metrics

@@ -5,8 +5,9 @@
  * few small JSON documents under `_vigil/` (archiver state, signed checkpoints, retention ledger).
  */
 import { createHash } from 'node:crypto'
-import type { ChainedRecord, FileManifest } from './integrity.ts'
-import { columnValue } from './integrity.ts'
+import type { FileFormat } from './batch-encoder.ts'
+import type { FileManifest } from './integrity.ts'
+import { columnValue } from './column-index.ts'
 import { parseTs } from './record.ts'
 
 export interface StoredFile {
@@ -63,15 +64,14 @@ export interface ArchiveStore {
   readonly kind: 'local' | 's3'
   /** How many files a query reads at once (disk: a few; S3: more, to hide request latency). */
   readonly scanConcurrency: number
+  /** How the store's files are encoded (batch-encoder.ts does it, off the event loop). */
+  readonly format: FileFormat
+  /** Width of the time buckets records are placed in by their own ts: a day locally, a minute on S3. */
+  readonly bucketMs: number
   /** Key of the store's directory or key prefix for the file that holds records of this bucket. */
   fileName (bucketTimeMs: number, newestTsMs: number, uniqueHex: string): string
-  /** The bucket (day locally, minute on S3) a record time falls in. */
-  bucketOf (tsMs: number): number
-  /**
-   * Writes one file; resolves only once it is durable (fsync + rename + fsync dir, or PUT
-   * completed). `lines` are the records' JSON text when the caller has it already.
-   */
-  writeFile (name: string, records: readonly ChainedRecord[], manifest: FileManifest, lines?: readonly string[]): Promise<void>
+  /** Writes one encoded file; resolves only once it is durable (fsync + rename + fsync dir, or PUT completed). */
+  writeEncoded (name: string, chunks: readonly Uint8Array[]): Promise<void>
   exists (name: string): Promise<boolean>
   deleteFile (name: string): Promise<void>
   /** Files whose bucket may hold records of [sinceMs, untilMs], pruned by the time in their path and name. */

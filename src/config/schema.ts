@@ -103,6 +103,7 @@ export const configSchema = Type.Object({
     maxBacklogRecords: Int('Most records on the audit topic not yet archived; a batch that would go over it is refused whole with 503 {"detail":"audit queue full"}. CAIPE: AUDIT_SERVICE_QUEUE_MAX_SIZE.', 100000, 1),
     flushBatchSize: Int('The archiver writes a partition\'s batch once it holds this many records… CAIPE: AUDIT_SERVICE_FLUSH_BATCH_SIZE.', 5000, 1),
     flushIntervalMs: Int('…or this long after its first record arrived (ms). CAIPE: AUDIT_SERVICE_FLUSH_INTERVAL_SECONDS (× 1000).', 1000, 1),
+    encodeThreads: Int('Worker threads that hash, index and compress the archiver\'s batches, so that ingestion keeps the event loop; 0 encodes on the event loop (which then stalls HTTP requests while a batch is encoded).', 2, 0, 64),
     retryInitialDelayMs: Int('First wait before a failed store write is retried (ms); it doubles, with jitter, up to retryMaxDelayMs. A failed write is never dropped.', 200, 1),
     retryMaxDelayMs: Int('Longest wait between retries of a failed store write (ms).', 30000, 1),
     read: Type.Object({

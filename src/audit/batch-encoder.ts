@@ -1,0 +1,203 @@
+/**
+ * Turns one archiver batch into the files one store keeps: each record decoded, put in RFC 8785
+ * form, linked into its partition's hash chain, grouped by the time bucket of its own `ts`, and
+ * each group encoded as the store's format (NDJSON, gzip or not, closed by a manifest member; or
+ * Parquet with the manifest in the footer) with its manifest and column index.
+ *
+ * Pure CPU work with no I/O, so it runs in the encoder threads (encode-pool.ts) while the event
+ * loop goes on serving: its input and output are plain data that cross threads cheaply (the
+ * records' values packed into one buffer; the files as byte chunks).
+ */
+import { gzipSync } from 'node:zlib'
+import type { LogRecord } from '../log/types.ts'
+import { canonicalize } from './canonical.ts'
+import { ColumnIndexBuilder } from './column-index.ts'
+import { linkHash, manifestOf, type FileManifest } from './integrity.ts'
+import { encodeParquet, parquetColumnValue } from './parquet-format.ts'
+import { indexColumns, isoZ, parseTs } from './record.ts'
+
+export type FileFormat =
+  | { kind: 'ndjson', gzip: boolean, gzipLevel: number }
+  | { kind: 'parquet' }
+
+/** A batch of log records as flat arrays: one buffer of values back to back, and per-record numbers. */
+export interface PackedRecords {
+  values: Uint8Array
+  /** End of each record's value in `values` (a null value is empty). */
+  ends: Uint32Array
+  offsets: Float64Array
+  timestamps: Float64Array
+}
+
+export interface EncodeRequest {
+  topic: string
+  partition: number
+  /** Chain head before the first record. */
+  head: string
+  /** The records to encode (none of them in the store yet). */
+  records: PackedRecords
+  /** Width of the store's time buckets (a day locally, a minute on S3). */
+  bucketMs: number
+  format: FileFormat
+  createdAtMs: number
+}
+
+export interface EncodedFile {
+  bucketTimeMs: number
+  /** The newest parseable ts in the file (the bucket's start when none parses). */
+  newestTsMs: number
+  firstOffset: number
+  count: number
+  /** The file's bytes, in order. */
+  chunks: Uint8Array[]
+}
+
+export interface EncodeResult {
+  /** Chain head after the last record. */
+  head: string
+  files: EncodedFile[]
+}
+
+export function packRecords (records: readonly LogRecord[]): PackedRecords {
+  let total = 0
+  for (const r of records) total += r.value?.length ?? 0
+  const values = new Uint8Array(total)
+  const ends = new Uint32Array(records.length)
+  const offsets = new Float64Array(records.length)
+  const timestamps = new Float64Array(records.length)
+  let at = 0
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as LogRecord
+    if (r.value !== null) {
+      values.set(r.value, at)
+      at += r.value.length
+    }
+    ends[i] = at
+    offsets[i] = r.offset
+    timestamps[i] = r.timestamp
+  }
+  return { values, ends, offsets, timestamps }
+}
+
+interface Group {
+  bucketTimeMs: number
+  newestTsMs: number
+  hashes: string[]
+  offsets: number[]
+  tsMs: number[]
+  prevHash: string
+  index: ColumnIndexBuilder
+  /** NDJSON: the lines' bytes so far. */
+  body: LineBuffer | undefined
+  /** Parquet: the lines and index columns. */
+  lines: string[]
+  columns: Array<Array<string | null>>
+}
+
+export function encodeBatch (request: EncodeRequest): EncodeResult {
+  const { partition, records, format } = request
+  const bytes = Buffer.from(records.values.buffer, records.values.byteOffset, records.values.byteLength)
+  const count = records.ends.length
+  const groups = new Map<number, Group>()
+  let prev = request.head
+  for (let i = 0; i < count; i++) {
+    const start = i === 0 ? 0 : records.ends[i - 1] as number
+    const offset = records.offsets[i] as number
+    const timestamp = records.timestamps[i] as number
+    const value = decodeValue(bytes.toString('utf8', start, records.ends[i]), partition, offset, timestamp)
+    const canonical = canonicalize(value)
+    const hash = linkHash(prev, partition, offset, canonical)
+    const ts = parseTs(value.ts)
+    const bucketTimeMs = Math.floor((Number.isNaN(ts) ? timestamp : ts) / request.bucketMs) * request.bucketMs
+    let group = groups.get(bucketTimeMs)
+    if (group === undefined) {
+      group = {
+        bucketTimeMs,
+        newestTsMs: Number.NaN,
+        hashes: [],
+        offsets: [],
+        tsMs: [],
+        prevHash: prev,
+        index: new ColumnIndexBuilder(count),
+        body: format.kind === 'ndjson' ? new LineBuffer() : undefined,
+        lines: [],
+        columns: format.kind === 'parquet' ? indexColumns.map(() => []) : []
+      }
+      groups.set(bucketTimeMs, group)
+    }
+    const chain = `"_chain":{"p":${partition},"o":${offset},"prev":"${prev}","hash":"${hash}"}}`
+    if (group.body !== undefined) {
+      group.body.writeLine(canonical, chain)
+    } else {
+      group.lines.push(canonical === '{}' ? `{${chain}` : `${canonical.slice(0, -1)},${chain}`)
+      for (let c = 0; c < indexColumns.length; c++) (group.columns[c] as Array<string | null>).push(parquetColumnValue(value, indexColumns[c] as string))
+    }
+    group.hashes.push(hash)
+    group.offsets.push(offset)
+    group.tsMs.push(ts)
+    group.index.add(value)
+    if (!(group.newestTsMs >= ts)) group.newestTsMs = ts
+    prev = hash
+  }
+  const createdAt = new Date(request.createdAtMs)
+  const files: EncodedFile[] = []
+  for (const group of groups.values()) {
+    const manifest = manifestOf(request.topic, partition, { hashes: group.hashes, offsets: group.offsets, tsMs: group.tsMs, prevHash: group.prevHash, index: group.index.build() }, createdAt)
+    files.push({
+      bucketTimeMs: group.bucketTimeMs,
+      newestTsMs: Number.isNaN(group.newestTsMs) ? group.bucketTimeMs : group.newestTsMs,
+      firstOffset: group.offsets[0] as number,
+      count: group.hashes.length,
+      chunks: encodeGroup(format, group, manifest)
+    })
+  }
+  return { head: prev, files }
+}
+
+function encodeGroup (format: FileFormat, group: Group, manifest: FileManifest): Uint8Array[] {
+  if (format.kind === 'parquet') return [encodeParquet(group.columns, group.lines, manifest)]
+  const body = (group.body as LineBuffer).bytes()
+  const tail = Buffer.from(JSON.stringify({ _manifest: manifest }) + '\n')
+  // The manifest is a gzip member of its own, so a reader finds it from the file's end.
+  if (!format.gzip) return [body, tail]
+  return [gzipSync(body, { level: format.gzipLevel }), gzipSync(tail, { level: format.gzipLevel })]
+}
+
+/** The record a log value holds; a value that is not a JSON object is kept, wrapped, rather than blocking the partition. */
+function decodeValue (text: string, partition: number, offset: number, timestamp: number): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text)
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+  } catch {}
+  return { audit_event_id: `log-${partition}-${offset}`, invalid_value: text, ts: isoZ(new Date(timestamp)), type: 'vigil_invalid_record' }
+}
+
+/** NDJSON lines written straight into one growing buffer (no joined string, no second copy). */
+class LineBuffer {
+  #buffer: Buffer
+  #length = 0
+
+  constructor () {
+    this.#buffer = Buffer.allocUnsafeSlow(64 * 1024)
+  }
+
+  /** Writes `canonical` with its closing brace replaced by `,` + chain (which closes the object), then a newline. */
+  writeLine (canonical: string, chain: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = (canonical.length + chain.length) * 3 + 2
+    if (this.#length + most > this.#buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(this.#buffer.length * 2, this.#length + most))
+      this.#buffer.copy(grown, 0, 0, this.#length)
+      this.#buffer = grown
+    }
+    const b = this.#buffer
+    this.#length += b.write(canonical, this.#length) - 1
+    if (canonical.length > 2) b[this.#length++] = 0x2c // ','
+    this.#length += b.write(chain, this.#length, 'latin1')
+    b[this.#length++] = 0x0a
+  }
+
+  bytes (): Buffer {
+    return this.#buffer.subarray(0, this.#length)
+  }
+}

@@ -233,9 +233,9 @@ async function benchQuery (): Promise<void> {
   }
   const range = { sinceMs: now - 24 * 3_600_000, untilMs: now }
   const queries: Array<[string, RecordFilter]> = [
-    ['type=cas_grant (one filter: counts from manifests)', { ...range, exact: [['type', 'cas_grant']] }],
-    ['tenant_id=tenant-10&outcome=deny (two filters: scan with pre-filter)', { ...range, exact: [['tenant_id', 'tenant-10'], ['outcome', 'deny']] }],
-    ['user_email=user42@ (substring: scan)', { ...range, exact: [], userEmail: 'user42@' }],
+    ['type=cas_grant (one filter: counted from the column index)', { ...range, exact: [['type', 'cas_grant']] }],
+    ['tenant_id=tenant-10&outcome=deny (two filters: counted from the column index)', { ...range, exact: [['tenant_id', 'tenant-10'], ['outcome', 'deny']] }],
+    ['user_email=user42@ (substring: counted from the column index, page read from the newest files)', { ...range, exact: [], userEmail: 'user42@' }],
     ['window=1h, no filter', { sinceMs: now - 3_600_000, untilMs: now, exact: [] }]
   ]
   for (const [name, store, stop] of stores) {

@@ -19,7 +19,7 @@ import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import {
-  compactTime, parseCompactTime, recordMatches,
+  BoundedMap, compactTime, manifestCacheEntries, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
@@ -46,7 +46,7 @@ export class LocalStore implements ArchiveStore {
   readonly scanConcurrency = 4
   readonly root: string
   readonly #options: LocalStoreOptions
-  readonly #manifests = new Map<string, { size: number, mtimeMs: number, manifest: FileManifest | null }>()
+  readonly #manifests = new BoundedMap<string, { size: number, mtimeMs: number, manifest: FileManifest | null }>(manifestCacheEntries)
   readonly #madeDirs = new Set<string>()
   #probes = 0
 
@@ -150,31 +150,20 @@ export class LocalStore implements ArchiveStore {
 
   async #readManifestAt (path: string, size: number): Promise<FileManifest | null> {
     const gz = path.endsWith('.gz')
-    const start = Math.max(0, size - manifestTailBytes)
     const handle = await open(path, 'r')
-    let tail: Buffer
     try {
-      tail = Buffer.alloc(size - start)
-      await handle.read(tail, 0, tail.length, start)
+      // The manifest (with its column index) is usually well under the first tail read; a larger
+      // one is found by reading a four times larger tail, up to the whole file.
+      for (let tailBytes = manifestTailBytes; ; tailBytes *= 4) {
+        const start = Math.max(0, size - tailBytes)
+        const tail = Buffer.alloc(size - start)
+        await handle.read(tail, 0, tail.length, start)
+        const manifest = gz ? manifestInGzipTail(tail) : parseManifestLine(lastLine(tail.toString('utf8')))
+        if (manifest !== null || start === 0) return manifest
+      }
     } finally {
       await handle.close()
     }
-    if (!gz) return parseManifestLine(lastLine(tail.toString('utf8')))
-    // The manifest is the last gzip member: try member starts from the end backwards.
-    for (let i = tail.lastIndexOf(gzipMagic); i >= 0; i = i === 0 ? -1 : tail.lastIndexOf(gzipMagic, i - 1)) {
-      let text: string
-      try {
-        text = gunzipSync(tail.subarray(i)).toString('utf8')
-      } catch {
-        continue
-      }
-      const manifest = parseManifestLine(lastLine(text))
-      if (manifest !== null) return manifest
-    }
-    if (start === 0) return null
-    // A manifest larger than the tail we read: inflate the whole file.
-    const all = await this.#readText(path)
-    return parseManifestLine(lastLine(all))
   }
 
   async #readText (path: string): Promise<string> {
@@ -205,7 +194,7 @@ export class LocalStore implements ArchiveStore {
     return manifestProblem === undefined ? { lines, manifest } : { lines, manifest, manifestProblem }
   }
 
-  async scan (file: StoredFile, filter: RecordFilter, withRecords: boolean): Promise<ScanHit[]> {
+  async scan (file: StoredFile, filter: RecordFilter, withRecords: boolean, rows?: Uint8Array): Promise<ScanHit[]> {
     const path = join(this.root, file.name)
     let text: string
     try {
@@ -218,15 +207,6 @@ export class LocalStore implements ArchiveStore {
     // user_email substring (case-insensitively), must be on a matching line: jump from one
     // occurrence of the needle to the next (indexOf runs at memory speed) and parse only those lines.
     const needles = filter.exact.filter(([column]) => column !== 'capability').map(([column, value]) => `${JSON.stringify(column)}:${JSON.stringify(value)}`)
-    let haystack = text
-    let needle = needles[0]
-    if (needle === undefined && filter.userEmail !== undefined) {
-      const lowered = text.toLowerCase()
-      if (lowered.length === text.length) {
-        haystack = lowered
-        needle = JSON.stringify(filter.userEmail).slice(1, -1)
-      }
-    }
     const hits: ScanHit[] = []
     const consider = (start: number, end: number): void => {
       for (let i = 1; i < needles.length; i++) {
@@ -241,6 +221,26 @@ export class LocalStore implements ArchiveStore {
       const hit: ScanHit = { tsMs: ts, partition: link?.p ?? -1, offset: link?.o ?? -1 }
       if (withRecords) hit.record = record
       hits.push(hit)
+    }
+    if (rows !== undefined) {
+      // The column index names the lines that pass the filters: parse those (and check their ts).
+      let line = 0
+      for (let start = 0; start < text.length && line < rows.length; line++) {
+        let end = text.indexOf('\n', start)
+        if (end === -1) end = text.length
+        if (rows[line] === 1) consider(start, end)
+        start = end + 1
+      }
+      return hits
+    }
+    let haystack = text
+    let needle = needles[0]
+    if (needle === undefined && filter.userEmail !== undefined) {
+      const lowered = text.toLowerCase()
+      if (lowered.length === text.length) {
+        haystack = lowered
+        needle = JSON.stringify(filter.userEmail).slice(1, -1)
+      }
     }
     if (needle === undefined) {
       for (let start = 0; start < text.length;) {
@@ -378,6 +378,21 @@ export class LocalStore implements ArchiveStore {
 }
 
 const gzipMagic = Buffer.from([0x1f, 0x8b, 0x08])
+
+/** The manifest in the last gzip member found in `tail` (member starts tried from the end backwards). */
+function manifestInGzipTail (tail: Buffer): FileManifest | null {
+  for (let i = tail.lastIndexOf(gzipMagic); i >= 0; i = i === 0 ? -1 : tail.lastIndexOf(gzipMagic, i - 1)) {
+    let text: string
+    try {
+      text = gunzipSync(tail.subarray(i)).toString('utf8')
+    } catch {
+      continue
+    }
+    const manifest = parseManifestLine(lastLine(text))
+    if (manifest !== null) return manifest
+  }
+  return null
+}
 
 function lastLine (text: string): string {
   const trimmed = text.endsWith('\n') ? text.slice(0, -1) : text

@@ -5,9 +5,10 @@
  * Pruning and push-down: the store lists only the day directories (local) or hour/day prefixes
  * (S3) of the range and drops files by the time in their names; each file's manifest (the local
  * file's last gzip member, or the Parquet footer, read alone) then rules files out by their
- * oldest/newest ts and their per-column value counts, and for files wholly inside the range with
- * at most one exact filter gives the count without reading a record. Only the files that can
- * hold a record of the requested page are read with their records.
+ * oldest/newest ts and their column index, and for files wholly inside the range gives the count
+ * for any mix of exact filters and a user_email substring without reading a record. Only the
+ * files that can hold a record of the requested page are read, and of those only the lines the
+ * index marks are parsed.
  */
 import { VigilError } from '../errors.ts'
 import type { FileManifest } from './integrity.ts'
@@ -67,7 +68,7 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
   const { filter, limit, cursor } = options
   const files = await store.listFiles(filter.sinceMs, filter.untilMs, options.resolution)
   const manifests = await mapLimited(files, 16, file => store.readManifest(file))
-  interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined }
+  interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined, rows: Uint8Array | undefined }
   const candidates: Candidate[] = []
   let total = 0
   for (let i = 0; i < files.length; i++) {
@@ -81,6 +82,7 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
       file,
       manifest,
       known,
+      rows: verdict.rows,
       maxTs: manifest?.max_ts_ms ?? file.nameTimeMs + 999,
       minTs: manifest?.min_ts_ms ?? Number.NEGATIVE_INFINITY
     })
@@ -101,13 +103,13 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
       if (c.known === undefined) countOnly.push(c)
       continue
     }
-    const hits = await store.scan(c.file, filter, true)
+    const hits = await store.scan(c.file, filter, true, c.rows)
     if (c.known === undefined) total += hits.length
     for (const hit of hits) if (afterCursor(hit, cursor)) page.push(hit)
     if (page.length >= 2 * limit) trim()
     else if (page.length >= limit) trim()
   }
-  const counts = await mapLimited(countOnly, store.scanConcurrency, async c => (await store.scan(c.file, filter, false)).length)
+  const counts = await mapLimited(countOnly, store.scanConcurrency, async c => (await store.scan(c.file, filter, false, c.rows)).length)
   for (const n of counts) total += n
   trim()
   const records = page.map(hit => hit.record as Record<string, unknown>)

@@ -21,7 +21,7 @@ import { isManifest } from './integrity.ts'
 import { manifestKey, parquetColumnValue } from './parquet-format.ts'
 import { indexColumns } from './record.ts'
 import {
-  compactTime, parseCompactTime, recordMatches,
+  BoundedMap, compactTime, manifestCacheEntries, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
@@ -55,7 +55,7 @@ export class S3Store implements ArchiveStore {
   readonly bucket: string
   readonly prefix: string
   readonly #options: S3StoreOptions
-  readonly #manifests = new Map<string, FileManifest | null>()
+  readonly #manifests = new BoundedMap<string, FileManifest | null>(manifestCacheEntries)
 
   constructor (options: S3StoreOptions) {
     if (options.bucket === '') {
@@ -185,9 +185,12 @@ export class S3Store implements ArchiveStore {
     }
     let metadata: FileMetaData
     try {
+      // The footer's length is in the object's last 8 bytes: fetch exactly that much when the first read was short.
+      const footerLength = tail.length >= 8 ? tail.readUInt32LE(tail.length - 8) + 8 : 0
+      if (footerLength > tail.length) tail = await this.#get(file.name, `bytes=-${footerLength}`)
       metadata = parquetMetadata(toArrayBuffer(tail))
     } catch {
-      // Footer larger than what we fetched, or a damaged object: read it whole.
+      // A damaged object: read it whole.
       try {
         metadata = parquetMetadata(toArrayBuffer(await this.#get(file.name)))
       } catch {

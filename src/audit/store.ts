@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
-import { columnValue } from './column-index.ts'
+import { columnValue, countRows, matchingRows } from './column-index.ts'
 import { parseTs } from './record.ts'
 
 export interface StoredFile {
@@ -81,8 +81,11 @@ export interface ArchiveStore {
   readManifest (file: StoredFile): Promise<FileManifest | null>
   /** Every line or row, for verify. */
   readFile (file: StoredFile): Promise<FileContent>
-  /** Matching records; reads only what the format lets it (columns, lines that can match). */
-  scan (file: StoredFile, filter: RecordFilter, withRecords: boolean): Promise<ScanHit[]>
+  /**
+   * Matching records; reads only what the format lets it (columns, lines that can match). `rows`
+   * (from the manifest's column index) marks the only lines or rows that can match.
+   */
+  scan (file: StoredFile, filter: RecordFilter, withRecords: boolean, rows?: Uint8Array): Promise<ScanHit[]>
   /** Small JSON documents under `_vigil/` (state, checkpoints, retention ledger). */
   readDoc<T> (key: string): Promise<T | undefined>
   writeDoc (key: string, value: unknown): Promise<void>
@@ -93,6 +96,26 @@ export interface ArchiveStore {
   describe (): Record<string, unknown>
   close (): Promise<void>
 }
+
+/** A Map that forgets its least recently set entries past `limit` (a cached manifest with its column index is tens of KB). */
+export class BoundedMap<K, V> extends Map<K, V> {
+  readonly limit: number
+
+  constructor (limit: number) {
+    super()
+    this.limit = limit
+  }
+
+  override set (key: K, value: V): this {
+    super.delete(key)
+    super.set(key, value)
+    if (this.size > this.limit) this.delete(this.keys().next().value as K)
+    return this
+  }
+}
+
+/** Manifests a store keeps in memory. */
+export const manifestCacheEntries = 1024
 
 /** Deterministic 12 hex digits for a file: the same batch written again gets the same name. */
 export function fileHex (topic: string, partition: number, firstOffset: number): string {
@@ -125,13 +148,24 @@ export function recordMatches (record: Record<string, unknown>, filter: RecordFi
 
 /**
  * What a manifest says about a filter: `none` when no record can match, `count` with an exact
- * number when the stats answer it without reading the file, `scan` otherwise.
+ * number when the manifest answers it without reading the file, `scan` otherwise. `rows` marks
+ * the lines (rows) that pass the exact and user_email filters, when the column index has them:
+ * a scan then parses only those.
  */
-export function manifestVerdict (manifest: FileManifest | null, filter: RecordFilter): { kind: 'none' } | { kind: 'count', count: number } | { kind: 'scan' } {
+export type ManifestVerdict = { kind: 'none' } | { kind: 'count', count: number, rows?: Uint8Array } | { kind: 'scan', rows?: Uint8Array }
+
+export function manifestVerdict (manifest: FileManifest | null, filter: RecordFilter): ManifestVerdict {
   if (manifest === null) return { kind: 'scan' }
   if (manifest.min_ts_ms === null || manifest.max_ts_ms === null) return { kind: 'none' }
   if (manifest.max_ts_ms < filter.sinceMs || manifest.min_ts_ms > filter.untilMs) return { kind: 'none' }
   const inside = manifest.min_ts_ms >= filter.sinceMs && manifest.max_ts_ms <= filter.untilMs
+  const filtered = filter.exact.length > 0 || filter.userEmail !== undefined
+  if (filtered && manifest.index !== undefined && manifest.index.rows === manifest.count) {
+    const rows = matchingRows(manifest.index, filter)
+    if (rows === null) return { kind: 'none' }
+    if (rows !== undefined) return inside && manifest.untimed === 0 ? { kind: 'count', count: countRows(rows), rows } : { kind: 'scan', rows }
+  }
+  // Files without a usable index: the per-column value counts.
   let known: number | undefined = inside ? manifest.count - manifest.untimed : undefined
   for (const [column, value] of filter.exact) {
     const counts = manifest.stats[column]

@@ -6,7 +6,7 @@
  * 1. Each record's hash is recomputed from its content and `_chain` position (modified), and on
  *    S3 each index column must equal record_json's value (a changed row).
  * 2. Each file's lines are aligned with its manifest's offset list (missing, inserted, reordered
- *    lines, with the position) and its Merkle root and count are recomputed.
+ *    lines, with the position) and its Merkle root, count and column index are recomputed.
  * 3. Across files, each partition's records must link: every record's `prev` is the hash of the
  *    partition's previous record. A break where no other file (in or out of the range, or in the
  *    retention ledger) holds the offsets in between means records are missing, even if someone
@@ -15,6 +15,7 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { checkpointSignatureValid, type SignedCheckpoint } from './checkpoint.ts'
+import { buildColumnIndex } from './column-index.ts'
 import { genesisHash, manifestOffsets, merkleRoot, recomputeHash, type ChainLink, type FileManifest } from './integrity.ts'
 import { mapLimited } from './query.ts'
 import type { ArchiveStore, StoredFile } from './store.ts'
@@ -116,6 +117,9 @@ export async function verifyStore (store: ArchiveStore, options: VerifyOptions):
       if (!lineFindings && (manifest.count !== lines.length || merkleRoot(hashes) !== manifest.merkle_root ||
         (hashes.length > 0 && (hashes[0] !== manifest.first_hash || hashes[hashes.length - 1] !== manifest.last_hash)))) {
         add({ kind: 'manifest', file: file.name, partition: manifest.partition, message: 'the manifest (count, Merkle root, first or last hash) does not match the records' })
+      } else if (!lineFindings && manifest.index !== undefined && lines.every(l => l.record !== undefined) &&
+        JSON.stringify(buildColumnIndex(lines.map(l => l.record as Record<string, unknown>), lines.length)) !== JSON.stringify(manifest.index)) {
+        add({ kind: 'manifest', file: file.name, partition: manifest.partition, message: 'the manifest\'s column index does not match the records: queries of this file would miss or invent matches' })
       }
     }
   }

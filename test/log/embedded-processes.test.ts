@@ -225,7 +225,7 @@ test('a group across processes: a killed member expires, a leaving member hands 
   assert.equal(description.totalLag, 0)
 })
 
-test('a writer in another process holding the lock makes produce wait (busyTimeoutMs), or fail retryably when it holds it longer', async (t) => {
+test('a writer in another process holding the lock makes produce wait (busyTimeoutMs), or fail retryably when it holds it longer; the event loop runs on meanwhile', async (t) => {
   const path = await tempDb(t)
   const log = await openLog(t, path)
   await log.admin.createTopic({ name: 'locked' })
@@ -239,8 +239,19 @@ test('a writer in another process holding the lock makes produce wait (busyTimeo
   assert.deepEqual(await log.read('locked', 0, 0, 10), [])
   await assert.rejects(impatient.produce('locked', [{ value: Buffer.from('too early') }]),
     (e) => isVigilError(e, 'VGL_LOG_BACKEND_ERROR') && e.retryable && /locked/.test(e.message))
-  // The default busyTimeoutMs (5 s) outlasts the other writer's transaction.
+  // The default busyTimeoutMs (5 s) outlasts the other writer's transaction. The wait happens
+  // on the log's writer thread: the event loop keeps its timers (a 10 ms tick is never late by
+  // anything near the lock's remaining hold time).
+  let latestTick = performance.now()
+  let worstGapMs = 0
+  const ticker = setInterval(() => {
+    const now = performance.now()
+    worstGapMs = Math.max(worstGapMs, now - latestTick)
+    latestTick = now
+  }, 10)
   const [metadata] = await log.produce('locked', [{ value: Buffer.from('waited') }])
+  clearInterval(ticker)
+  assert.ok(worstGapMs < 500, `the event loop stalled for ${worstGapMs.toFixed(0)} ms while the write lock was held elsewhere`)
   assert.equal(await holder.exited, 0)
   assert.equal(metadata?.offset, 0)
   assert.deepEqual((await log.read('locked', 0, 0, 10)).map(r => r.value?.toString()), ['waited'])

@@ -9,7 +9,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { Worker } from 'node:worker_threads'
 import { validateConfig } from '../../src/config/load.ts'
 import { isVigilError } from '../../src/errors.ts'
 import { createEmbeddedLog } from '../../src/log/embedded/embedded-log.ts'
@@ -214,6 +216,59 @@ test('produce resolves only after the write: in-flight commits finish before clo
   const reopened = await openLog(t, path)
   const values = [...await readAll(reopened, 't', 0), ...await readAll(reopened, 't', 1)].map(r => Number(text(r.value)))
   assert.deepEqual(values.sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i))
+})
+
+test('the writer thread: a write it had in hand when it died fails (not acknowledged, not stored); the next write starts a new one', async (t) => {
+  // The log's only Worker is its writer thread: catch it as the log talks to it.
+  const workers: Worker[] = []
+  const postMessage = Worker.prototype.postMessage
+  Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+    if (!workers.includes(this)) workers.push(this)
+    return postMessage.apply(this, args)
+  }
+  t.after(() => { Worker.prototype.postMessage = postMessage })
+  const path = await tempDb(t)
+  const log = await openLog(t, path)
+  await log.admin.createTopic({ name: 't' })
+  await log.produce('t', [{ value: Buffer.from('before') }])
+  assert.equal(workers.length, 1)
+  // Another connection holds the write lock, so the next write waits on the thread; the thread dies meanwhile.
+  const blocker = new DatabaseSync(path)
+  blocker.exec('BEGIN IMMEDIATE')
+  const inHand = log.produce('t', [{ value: Buffer.from('lost') }])
+  await new Promise(resolve => setTimeout(resolve, 100))
+  const died = (workers[0] as Worker).terminate()
+  blocker.exec('ROLLBACK')
+  blocker.close()
+  await died
+  await assert.rejects(inHand, (e) => isVigilError(e, 'VGL_LOG_BACKEND_ERROR') && e.retryable && /writer thread/.test(e.message))
+  await log.produce('t', [{ value: Buffer.from('after') }])
+  assert.equal(workers.length, 2, 'a new writer thread took over')
+  assert.deepEqual((await readAll(log, 't', 0)).map(r => text(r.value)), ['before', 'after'])
+})
+
+test('a new file gets 64 KiB pages; a file made with 4 KiB pages keeps them and works as before', async (t) => {
+  const path = await tempDb(t)
+  const log = await openLog(t, path)
+  await log.admin.createTopic({ name: 't' })
+  const pageSize = (file: string): number => {
+    const db = new DatabaseSync(file, { readOnly: true })
+    try { return Number(db.prepare('PRAGMA page_size').get()?.page_size) } finally { db.close() }
+  }
+  assert.equal(pageSize(path), 65536)
+
+  const older = join(dirname(path), 'older.db')
+  const db = new DatabaseSync(older)
+  db.exec('PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE made_before (x)')
+  db.close()
+  const log4k = await openLog(t, older)
+  await log4k.admin.createTopic({ name: 't' })
+  const big = Buffer.alloc(20_000, 1) // overflow pages at 4 KiB
+  await log4k.produce('t', [{ value: big }, { value: Buffer.from('small') }])
+  assert.equal(pageSize(older), 4096)
+  const read = await readAll(log4k, 't', 0)
+  assert.ok(read[0]?.value?.equals(big))
+  assert.equal(text(read[1]?.value ?? null), 'small')
 })
 
 // ------------------------------------------------------------------------- records and reads

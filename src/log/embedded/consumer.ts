@@ -23,18 +23,22 @@ import type {
   Consumer, ConsumerOptions, LogRecord, PollOptions, SeekPosition, TopicPartition, TopicPartitionOffset
 } from '../types.ts'
 import { rowToRecord } from './records.ts'
-import { tpKey, type CommitOp, type RecordRow, type Store, type TopicInfo } from './store.ts'
+import type { CommitOp } from './embedded-log.ts'
+import { tpKey, type RecordRow, type Store, type TopicInfo } from './store.ts'
+import type { StoreWriter } from './writer.ts'
 
 /** What a consumer needs from its log. */
 export interface ConsumerHost {
-  /** The open store; throws VGL_LOG_CLOSED once the log is closed. */
+  /** The open store (reads); throws VGL_LOG_CLOSED once the log is closed. */
   readonly store: Store
+  /** The writer thread (every write); throws VGL_LOG_CLOSED once the log is closed. */
+  readonly writer: StoreWriter
   readonly sessionTimeoutMs: number
   /** Fresh from the database (another process may have created or deleted it). */
   topicInfo (name: string): TopicInfo | undefined
   enqueueCommit (op: CommitOp): void
-  /** Writes every queued produce and commit now (so commits made before a release land first). */
-  flushPending (): void
+  /** Writes every queued produce and commit (so commits made before a release land first). */
+  flushPending (): Promise<void>
   addWaiter (wake: () => void): void
   removeWaiter (wake: () => void): void
   /** Wakes every waiting poll of this log (after a write or a group change). */
@@ -174,7 +178,7 @@ export class EmbeddedConsumer implements Consumer {
 
   /** Joins or re-syncs the group: claims free target partitions, revokes and releases the others. */
   async #sync (store: Store): Promise<void> {
-    const result = store.syncMember(this.group, this.memberId, clientId, this.#topics, this.#sessionTimeoutMs)
+    const result = await this.#host.writer.call('syncMember', this.group, this.memberId, clientId, this.#topics, this.#sessionTimeoutMs)
     this.#needsSync = false
     this.#generation = result.generation
     if (!this.#joined) {
@@ -199,8 +203,8 @@ export class EmbeddedConsumer implements Consumer {
       } catch (error) {
         failure = error
       }
-      this.#host.flushPending()
-      this.#generation = this.#host.store.release(this.group, this.memberId, revoke)
+      await this.#host.flushPending()
+      this.#generation = await this.#host.writer.call('release', this.group, this.memberId, revoke)
       for (const tp of revoke) this.#assigned.delete(tpKey(tp))
       // Others may have changed the group between our sync and the release: look again.
       this.#needsSync = true
@@ -235,17 +239,24 @@ export class EmbeddedConsumer implements Consumer {
 
   #startHeartbeat (): void {
     const intervalMs = Math.max(10, Math.floor(this.#sessionTimeoutMs / 4))
+    let beating = false
     this.#heartbeat = setInterval(() => {
-      if (this.#closed) return
+      if (this.#closed || beating) return
+      let writer: StoreWriter
       try {
-        const { alive, generation } = this.#host.store.heartbeat(this.group, this.memberId)
+        writer = this.#host.writer
+      } catch {
+        return // the log is closing
+      }
+      beating = true
+      writer.call('heartbeat', this.group, this.memberId).then(({ alive, generation }) => {
         if (!alive || generation !== this.#generation) {
           this.#needsSync = true
           this.#wake?.()
         }
-      } catch {
+      }, () => {
         // The file was busy or the log is closing: the next beat tries again.
-      }
+      }).finally(() => { beating = false })
     }, intervalMs)
     this.#heartbeat.unref()
   }
@@ -337,8 +348,8 @@ export class EmbeddedConsumer implements Consumer {
             // Leaving anyway: the partitions must move on.
           }
         }
-        this.#host.flushPending()
-        this.#host.store.leave(this.group, this.memberId)
+        await this.#host.flushPending()
+        await this.#host.writer.call('leave', this.group, this.memberId)
         this.#host.wakeAll()
       }
     } catch {

@@ -3,12 +3,16 @@
  * set-up. Other processes may read and write the same file (WAL readers never block; writers
  * wait up to busyTimeoutMs for the short write transactions of the others).
  *
- * Group commit: produce() validates the call, picks partitions and queues it; the queue is
- * written by one transaction (one fsync, synchronous=FULL) on the next turn of the event loop,
- * together with every produce() and commit() that arrived meanwhile (up to
- * groupCommitMaxRecords records), and only then are their promises resolved. The transaction is
- * synchronous, so while it runs (fsync included) new calls wait in the event loop and form the
- * next group. Offsets are assigned inside the transaction, from the partition rows.
+ * Reads run on the event loop, on a connection of their own. Every write runs on the log's
+ * writer thread (writer.ts), so the event loop never holds the write lock nor waits for a
+ * transaction or an fsync.
+ *
+ * Group commit: produce() validates the call, picks partitions, packs its records into one
+ * buffer and queues it. The queue goes to the writer thread as one transaction (one fsync,
+ * synchronous=FULL), together with every produce() and commit() that arrived meanwhile (up to
+ * groupCommitMaxRecords records), and only then are their promises resolved. One group is in
+ * the writer's hands at a time: calls that arrive meanwhile form the next. Offsets are assigned
+ * inside the transaction, from the partition rows.
  *
  * See schema.ts for the tables, consumer.ts for the group protocol and maintenance.ts for
  * retention and compaction.
@@ -16,17 +20,17 @@
 import { channel } from 'node:diagnostics_channel'
 import { checkConsumerOptions, checkTopicName, topicConfigOf } from '../topic-spec.ts'
 import type { VigilConfig } from '../../config/schema.ts'
-import { VigilError } from '../../errors.ts'
+import { VigilError, isVigilError } from '../../errors.ts'
 import { RoundRobin } from '../partitioner.ts'
 import {
   type Consumer, type ConsumerOptions, type GroupDescription, type Log, type LogAdmin, type LogRecord,
   type ProduceRecord, type RecordMetadata, type TopicConfig, type TopicDescription, type TopicSpec
 } from '../types.ts'
 import { EmbeddedConsumer, type ConsumerHost } from './consumer.ts'
-import { Maintenance } from './maintenance.ts'
 import { routeRecords } from '../route.ts'
-import { rowToRecord } from './records.ts'
-import { Store, type CommitOp, type TopicInfo, type WriteOp } from './store.ts'
+import { packProduceRecords, producedMetadata, rowToRecord } from './records.ts'
+import { Store, type CommitWrite, type ProduceWrite, type TopicInfo, type WriteOutcome } from './store.ts'
+import { StoreWriter } from './writer.ts'
 
 export type EmbeddedLogOptions = { path: string } & VigilConfig['log']['embedded']
 
@@ -40,6 +44,23 @@ const watchSlowMs = 20
 const watchSlowAfterMs = 1000
 
 const commitChannel = channel('vigil:log:embedded:commit')
+const maintenanceErrorChannel = channel('vigil:log:maintenance:error')
+
+/** A produce() call waiting for its group commit. */
+interface QueuedProduce {
+  readonly write: ProduceWrite
+  readonly timestamps: Float64Array
+  readonly resolve: (metadata: RecordMetadata[]) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** A consumer commit waiting for its group commit. */
+export interface CommitOp extends CommitWrite {
+  readonly resolve: (value: undefined) => void
+  readonly reject: (error: unknown) => void
+}
+
+type Queued = QueuedProduce | CommitOp
 
 export function createEmbeddedLog (options: EmbeddedLogOptions): Log {
   return new EmbeddedLog(options)
@@ -51,13 +72,16 @@ class EmbeddedLog implements Log, ConsumerHost {
   readonly admin: LogAdmin
   readonly #options: EmbeddedLogOptions
   #store: Store | undefined
+  #writer: StoreWriter | undefined
   #state: 'new' | 'open' | 'closing' | 'closed' = 'new'
   #closePromise: Promise<void> | undefined
-  #maintenance: Maintenance | undefined
   readonly #topics = new Map<string, TopicInfo>()
   readonly #roundRobin = new RoundRobin()
-  #queue: WriteOp[] = []
+  #queue: Queued[] = []
   #flushScheduled = false
+  /** The group commit in the writer's hands. */
+  #inFlight: Promise<void> | undefined
+  #wakeScheduled = false
   readonly #consumers = new Set<EmbeddedConsumer>()
   readonly #waiters = new Set<() => void>()
   #watchTimer: NodeJS.Timeout | undefined
@@ -74,10 +98,20 @@ class EmbeddedLog implements Log, ConsumerHost {
     if (this.#state === 'open') return
     if (this.#state !== 'new') throw this.#closedError()
     const { path, busyTimeoutMs, maintenanceIntervalMs } = this.#options
-    this.#store = new Store(path, busyTimeoutMs)
-    this.#dataVersion = this.#store.dataVersion()
-    this.#maintenance = new Maintenance(this.#store, maintenanceIntervalMs)
-    this.#maintenance.start()
+    // The event loop's connection first: it creates the file and its tables.
+    const store = new Store(path, busyTimeoutMs)
+    const writer = new StoreWriter({ path, busyTimeoutMs, maintenanceIntervalMs }, (error) => {
+      if (maintenanceErrorChannel.hasSubscribers) maintenanceErrorChannel.publish({ error, path })
+    })
+    try {
+      await writer.open()
+    } catch (error) {
+      store.close()
+      throw error
+    }
+    this.#store = store
+    this.#writer = writer
+    this.#dataVersion = store.dataVersion()
     this.#state = 'open'
   }
 
@@ -85,6 +119,7 @@ class EmbeddedLog implements Log, ConsumerHost {
     const store = this.#open()
     try {
       store.ping()
+      await this.writer.call('ping')
     } catch (cause) {
       throw new VigilError('VGL_LOG_UNREACHABLE', `the embedded log ${this.#options.path} does not answer: ${(cause as Error).message}`,
         { path: this.#options.path, cause })
@@ -97,8 +132,9 @@ class EmbeddedLog implements Log, ConsumerHost {
       const info = this.#topic(topic)
       const { partitions, used } = routeRecords(info.name, info.config, records, this.#roundRobin)
       if (records.length === 0) return Promise.resolve([])
+      const packed = packProduceRecords(records, Date.now())
       return new Promise((resolve, reject) => {
-        this.#enqueue({ kind: 'produce', topic: info, records, partitions, used, timestamp: Date.now(), resolve, reject })
+        this.#enqueue({ write: { kind: 'produce', topic: info, records: packed, partitions, used }, timestamps: packed.timestamps, resolve, reject })
       })
     } catch (error) {
       return Promise.reject(error)
@@ -145,11 +181,12 @@ class EmbeddedLog implements Log, ConsumerHost {
     }
     this.#state = 'closing'
     await Promise.allSettled([...this.#consumers].map(c => c.close()))
-    await this.#maintenance?.stop()
-    this.flushPending()
+    await this.flushPending()
     clearTimeout(this.#watchTimer)
     this.#watchTimer = undefined
     this.#wakeAll()
+    await this.#writer?.close()
+    this.#writer = undefined
     this.#store?.close()
     this.#store = undefined
     this.#state = 'closed'
@@ -157,9 +194,9 @@ class EmbeddedLog implements Log, ConsumerHost {
 
   // ----------------------------------------------------------------------------- group commit
 
-  #enqueue (op: WriteOp): void {
+  #enqueue (op: Queued): void {
     this.#queue.push(op)
-    if (!this.#flushScheduled) {
+    if (!this.#flushScheduled && this.#inFlight === undefined) {
       this.#flushScheduled = true
       setImmediate(this.#scheduledFlush)
     }
@@ -167,19 +204,18 @@ class EmbeddedLog implements Log, ConsumerHost {
 
   readonly #scheduledFlush = (): void => {
     this.#flushScheduled = false
-    this.#flush()
-    if (this.#queue.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(this.#scheduledFlush)
-    }
+    if (this.#inFlight === undefined) this.#flush()
   }
 
-  /** Writes one group (at most groupCommitMaxRecords records, at least one call) and settles it. */
+  /**
+   * Hands one group (at most groupCommitMaxRecords records, at least one call) to the writer and
+   * settles it when it is written; then the next group, if calls came meanwhile.
+   */
   #flush (): void {
     const queue = this.#queue
     if (queue.length === 0) return
-    const store = this.#store
-    if (store === undefined) {
+    const writer = this.#writer
+    if (writer === undefined) {
       this.#queue = []
       for (const op of queue) op.reject(this.#closedError())
       return
@@ -188,35 +224,50 @@ class EmbeddedLog implements Log, ConsumerHost {
     let take = 0
     let records = 0
     while (take < queue.length) {
-      const op = queue[take] as WriteOp
-      const count = op.kind === 'produce' ? op.records.length : op.offsets.length
+      const op = queue[take] as Queued
+      const count = 'write' in op ? op.write.partitions.length : op.offsets.length
       if (take > 0 && records + count > max) break
       records += count
       take++
     }
     const batch = take === queue.length ? queue : queue.slice(0, take)
     this.#queue = take === queue.length ? [] : queue.slice(take)
-    let outcomes: ReturnType<Store['writeBatch']>
-    try {
-      outcomes = store.writeBatch(batch)
-    } catch (error) {
-      for (const op of batch) op.reject(error)
-      return
-    }
+    const writes = batch.map(op => 'write' in op ? op.write : { kind: op.kind, group: op.group, memberId: op.memberId, offsets: op.offsets })
+    this.#inFlight = writer.writeBatch(writes).then(
+      outcomes => { this.#settle(batch, outcomes, records) },
+      error => { for (const op of batch) op.reject(error) }
+    ).finally(() => {
+      this.#inFlight = undefined
+      this.#flush()
+    })
+  }
+
+  #settle (batch: Queued[], outcomes: WriteOutcome[], records: number): void {
     if (commitChannel.hasSubscribers) commitChannel.publish({ path: this.#options.path, operations: batch.length, records })
-    this.#wakeAll()
     for (let i = 0; i < batch.length; i++) {
-      const op = batch[i] as WriteOp
+      const op = batch[i] as Queued
       const outcome = outcomes[i]
-      if (outcome instanceof VigilError) {
-        if (op.kind === 'produce' && outcome.code === 'VGL_LOG_TOPIC_NOT_FOUND') this.#topics.delete(op.topic.name)
+      if (isVigilError(outcome)) {
+        if ('write' in op && outcome.code === 'VGL_LOG_TOPIC_NOT_FOUND') this.#topics.delete(op.write.topic.name)
         op.reject(outcome)
-      } else if (op.kind === 'produce') {
-        op.resolve(outcome as RecordMetadata[])
+      } else if ('write' in op) {
+        op.resolve(producedMetadata(op.write.topic.name, op.write.partitions, op.timestamps, outcome as number[]))
       } else {
         op.resolve(undefined)
       }
     }
+    // Consumers are woken after the producers' continuations (their acknowledgements) have run:
+    // a consumer woken first would read the new records synchronously, in front of every reply.
+    this.#wakeAllSoon()
+  }
+
+  #wakeAllSoon (): void {
+    if (this.#wakeScheduled || this.#waiters.size === 0) return
+    this.#wakeScheduled = true
+    setImmediate(() => {
+      this.#wakeScheduled = false
+      this.#wakeAll()
+    })
   }
 
   // ------------------------------------------------------------------------ consumer support
@@ -224,6 +275,11 @@ class EmbeddedLog implements Log, ConsumerHost {
   get store (): Store {
     if (this.#store === undefined) throw this.#closedError()
     return this.#store
+  }
+
+  get writer (): StoreWriter {
+    if (this.#writer === undefined) throw this.#closedError()
+    return this.#writer
   }
 
   get sessionTimeoutMs (): number {
@@ -238,15 +294,18 @@ class EmbeddedLog implements Log, ConsumerHost {
   }
 
   enqueueCommit (op: CommitOp): void {
-    if (this.#store === undefined) {
+    if (this.#writer === undefined) {
       op.reject(this.#closedError())
       return
     }
     this.#enqueue(op)
   }
 
-  flushPending (): void {
-    while (this.#queue.length > 0 && this.#store !== undefined) this.#flush()
+  async flushPending (): Promise<void> {
+    while (this.#inFlight !== undefined || (this.#queue.length > 0 && this.#writer !== undefined)) {
+      if (this.#inFlight === undefined) this.#flush()
+      await this.#inFlight
+    }
   }
 
   addWaiter (wake: () => void): void {
@@ -344,10 +403,10 @@ class EmbeddedLog implements Log, ConsumerHost {
     return id
   }
 
-  adminCreateTopic (spec: TopicSpec, ensure: boolean): TopicDescription {
-    const store = this.#open()
+  async adminCreateTopic (spec: TopicSpec, ensure: boolean): Promise<TopicDescription> {
+    this.#open()
     const config: TopicConfig = { replicationFactor: 1, ...topicConfigOf(spec) }
-    const created = store.createTopic(spec.name, config, Date.now())
+    const created = await this.writer.call('createTopic', spec.name, config, Date.now())
     if (created === undefined && !ensure) {
       throw new VigilError('VGL_LOG_TOPIC_EXISTS', `topic ${spec.name} already exists in ${this.url}`, { topic: spec.name })
     }
@@ -371,10 +430,10 @@ class EmbeddedLog implements Log, ConsumerHost {
     return this.#open().listTopicNames()
   }
 
-  adminDeleteTopic (name: string): void {
-    const store = this.#open()
+  async adminDeleteTopic (name: string): Promise<void> {
+    this.#open()
     checkTopicName(name)
-    const deleted = store.deleteTopic(name)
+    const deleted = await this.writer.call('deleteTopic', name)
     this.#topics.delete(name)
     if (!deleted) throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', `topic ${name} does not exist in ${this.url}`, { topic: name })
     this.#wakeAll()
@@ -400,11 +459,11 @@ class EmbeddedAdmin implements LogAdmin {
     this.#log = log
   }
 
-  async createTopic (spec: TopicSpec): Promise<TopicDescription> { return this.#log.adminCreateTopic(spec, false) }
-  async ensureTopic (spec: TopicSpec): Promise<TopicDescription> { return this.#log.adminCreateTopic(spec, true) }
+  async createTopic (spec: TopicSpec): Promise<TopicDescription> { return await this.#log.adminCreateTopic(spec, false) }
+  async ensureTopic (spec: TopicSpec): Promise<TopicDescription> { return await this.#log.adminCreateTopic(spec, true) }
   async describeTopic (name: string): Promise<TopicDescription> { return this.#log.adminDescribeTopic(name) }
   async listTopics (): Promise<string[]> { return this.#log.adminListTopics() }
-  async deleteTopic (name: string): Promise<void> { this.#log.adminDeleteTopic(name) }
+  async deleteTopic (name: string): Promise<void> { await this.#log.adminDeleteTopic(name) }
   async listGroups (): Promise<string[]> { return this.#log.adminListGroups() }
   async describeGroup (group: string): Promise<GroupDescription> { return this.#log.adminDescribeGroup(group) }
 }

@@ -1,7 +1,7 @@
 /**
- * Background retention and compaction of the embedded log, every maintenanceIntervalMs, off the
- * produce path: each step is one small transaction (at most `chunkRecords` records) and the loop
- * yields to the event loop between steps, so produce and poll are delayed by one step at most.
+ * Background retention and compaction of the embedded log, every maintenanceIntervalMs, on the
+ * writer thread (writer-thread.ts): each step is one small transaction (at most `chunkRecords`
+ * records) and the loop yields between steps, so a group commit waits for one step at most.
  *
  * - `delete` topics: records older than retentionMs and, per partition, the oldest records while
  *   the partition is larger than retentionBytes are deleted from the head (offsets never change).
@@ -11,23 +11,24 @@
  *   Records without a key are never compacted away.
  * - The records of deleted topics are removed.
  */
-import { channel } from 'node:diagnostics_channel'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import type { Store } from './store.ts'
 
 const chunkRecords = 2000
-const errorChannel = channel('vigil:log:maintenance:error')
 
 export class Maintenance {
   readonly #store: Store
   readonly #intervalMs: number
+  readonly #onError: (error: unknown) => void
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
 
-  constructor (store: Store, intervalMs: number) {
+  /** `onError` hears of a failed pass (it is retried at the next interval). */
+  constructor (store: Store, intervalMs: number, onError: (error: unknown) => void) {
     this.#store = store
     this.#intervalMs = intervalMs
+    this.#onError = onError
   }
 
   start (): void {
@@ -65,11 +66,11 @@ export class Maintenance {
       await this.#repeat(() => store.purgeDropped(chunkRecords))
     } catch (error) {
       // Retried at the next interval (e.g. another process held the write lock too long).
-      if (errorChannel.hasSubscribers) errorChannel.publish({ error, path: this.#store.path })
+      this.#onError(error)
     }
   }
 
-  /** Runs `step` until it does less than a full chunk, yielding to the event loop in between. */
+  /** Runs `step` until it does less than a full chunk, yielding in between. */
   async #repeat (step: () => number): Promise<void> {
     while (!this.#stopped) {
       const done = step()

@@ -14,7 +14,7 @@
 import type { Consumer, Log, LogRecord, TopicPartition } from '../log/types.ts'
 import type { Logger } from '../logger.ts'
 import { isVigilError } from '../errors.ts'
-import { packRecords } from './batch-encoder.ts'
+import { RecordBatch } from './batch-encoder.ts'
 import { EncodePool } from './encode-pool.ts'
 import { genesisHash } from './integrity.ts'
 import type { AuditMetrics } from './metrics.ts'
@@ -86,7 +86,7 @@ export class Archiver {
   #loop: Promise<void> | undefined
   #stopping = false
   readonly #stopController = new AbortController()
-  readonly #buffers = new Map<number, LogRecord[]>()
+  readonly #buffers = new Map<number, RecordBatch>()
   readonly #firstAt = new Map<number, number>()
   /** Per store, per partition. */
   readonly #states: Array<Map<number, PartitionState>>
@@ -154,7 +154,7 @@ export class Archiver {
       for (const record of records) {
         let buffer = this.#buffers.get(record.partition)
         if (buffer === undefined) {
-          buffer = []
+          buffer = new RecordBatch()
           this.#buffers.set(record.partition, buffer)
           this.#firstAt.set(record.partition, now)
         }
@@ -198,9 +198,10 @@ export class Archiver {
   }
 
   /** Writes one batch to every store, then commits; false when it gave up (stopping), leaving it on the log. */
-  async #writeBatch (partition: number, buffer: LogRecord[], retryForever: boolean): Promise<boolean> {
+  async #writeBatch (partition: number, buffer: RecordBatch, retryForever: boolean): Promise<boolean> {
     const o = this.#o
-    const last = buffer[buffer.length - 1] as LogRecord
+    const firstOffset = buffer.offsetAt(0)
+    const lastOffset = buffer.offsetAt(buffer.length - 1)
     for (let s = 0; s < o.stores.length; s++) {
       const store = o.stores[s] as ArchiveStore
       for (let attempt = 1; ; attempt++) {
@@ -222,7 +223,7 @@ export class Archiver {
           // The state is unknown after a failure: read it again from the store before retrying.
           this.#states[s]?.delete(partition)
           const waitMs = Math.min(o.retryMaxDelayMs, o.retryInitialDelayMs * 2 ** Math.min(attempt - 1, 20)) * (0.5 + Math.random() / 2)
-          o.logger.error({ err: error, store: store.kind, partition, firstOffset: buffer[0]?.offset, lastOffset: last.offset, attempt, retryInMs: Math.round(waitMs) },
+          o.logger.error({ err: error, store: store.kind, partition, firstOffset, lastOffset, attempt, retryInMs: Math.round(waitMs) },
             `audit batch write failed; retrying (nothing is dropped): ${isVigilError(error) ? error.message : (error as Error).message}`)
           if (!retryForever || this.#stopping) return false // left uncommitted: the records stay on the log
           await sleep(waitMs, this.#stopController.signal)
@@ -231,8 +232,8 @@ export class Archiver {
       }
     }
     try {
-      await (this.#consumer as Consumer).commit([{ topic: o.topic, partition, offset: last.offset + 1 }])
-      this.stats.archived.set(partition, last.offset + 1)
+      await (this.#consumer as Consumer).commit([{ topic: o.topic, partition, offset: lastOffset + 1 }])
+      this.stats.archived.set(partition, lastOffset + 1)
       return true
     } catch (error) {
       // Reassigned meanwhile: the new owner reads from the last commit and skips what is stored.
@@ -243,22 +244,22 @@ export class Archiver {
   }
 
   /** Writes the records this store lacks; returns how many. */
-  async #archive (s: number, store: ArchiveStore, partition: number, batch: LogRecord[]): Promise<number> {
+  async #archive (s: number, store: ArchiveStore, partition: number, batch: RecordBatch): Promise<number> {
     const o = this.#o
     const state = await this.#stateOf(s, store, partition)
     let from = 0
-    while (from < batch.length && (batch[from] as LogRecord).offset < state.next) from++
+    while (from < batch.length && batch.offsetAt(from) < state.next) from++
     if (from === batch.length) return 0
     // Chained, grouped by each record's own ts and encoded on an encoder thread.
     const encoded = await (this.#pool as EncodePool).encode({
-      topic: o.topic, partition, head: state.head, records: packRecords(from === 0 ? batch : batch.slice(from)), bucketMs: store.bucketMs, format: store.format, createdAtMs: Date.now()
+      topic: o.topic, partition, head: state.head, records: batch.packed(from), bucketMs: store.bucketMs, format: store.format, createdAtMs: Date.now()
     })
     const files = encoded.files.map(f => ({ name: store.fileName(f.bucketTimeMs, f.newestTsMs, fileHex(o.topic, partition, f.firstOffset)), chunks: f.chunks }))
     const intent: BatchIntent = {
       topic: o.topic,
       partition,
-      first_offset: (batch[from] as LogRecord).offset,
-      last_offset: (batch[batch.length - 1] as LogRecord).offset,
+      first_offset: batch.offsetAt(from),
+      last_offset: batch.offsetAt(batch.length - 1),
       files: files.map(f => f.name),
       head_before: state.head,
       head_after: encoded.head,

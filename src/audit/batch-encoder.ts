@@ -59,24 +59,67 @@ export interface EncodeResult {
 }
 
 export function packRecords (records: readonly LogRecord[]): PackedRecords {
-  let total = 0
-  for (const r of records) total += r.value?.length ?? 0
-  const values = new Uint8Array(total)
-  const ends = new Uint32Array(records.length)
-  const offsets = new Float64Array(records.length)
-  const timestamps = new Float64Array(records.length)
-  let at = 0
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i] as LogRecord
-    if (r.value !== null) {
-      values.set(r.value, at)
-      at += r.value.length
-    }
-    ends[i] = at
-    offsets[i] = r.offset
-    timestamps[i] = r.timestamp
+  const batch = new RecordBatch()
+  for (const record of records) batch.push(record)
+  return batch.packed(0)
+}
+
+/**
+ * A partition's records waiting to be archived, kept as bytes rather than as LogRecord objects:
+ * the archiver holds a batch for up to flushIntervalMs, and thousands of live objects would be
+ * copied by every young-generation GC of the event loop that answers HTTP requests.
+ */
+export class RecordBatch {
+  #values = new Uint8Array(64 * 1024)
+  #ends = new Uint32Array(1024)
+  #offsets = new Float64Array(1024)
+  #timestamps = new Float64Array(1024)
+  #length = 0
+  #bytes = 0
+
+  get length (): number {
+    return this.#length
   }
-  return { values, ends, offsets, timestamps }
+
+  offsetAt (i: number): number {
+    return this.#offsets[i] as number
+  }
+
+  push (record: LogRecord): void {
+    const value = record.value
+    const size = value === null ? 0 : value.length
+    if (this.#bytes + size > this.#values.length) this.#values = grow(this.#values, this.#bytes + size)
+    if (this.#length === this.#ends.length) {
+      this.#ends = grow(this.#ends, this.#length + 1)
+      this.#offsets = grow(this.#offsets, this.#length + 1)
+      this.#timestamps = grow(this.#timestamps, this.#length + 1)
+    }
+    if (value !== null) this.#values.set(value, this.#bytes)
+    this.#bytes += size
+    this.#ends[this.#length] = this.#bytes
+    this.#offsets[this.#length] = record.offset
+    this.#timestamps[this.#length] = record.timestamp
+    this.#length++
+  }
+
+  /** A copy of the records from index `from` on, in buffers of their own (an encoder thread takes them over). */
+  packed (from: number): PackedRecords {
+    const start = from === 0 ? 0 : this.#ends[from - 1] as number
+    const ends = this.#ends.slice(from, this.#length)
+    if (start > 0) for (let i = 0; i < ends.length; i++) ends[i] = (ends[i] as number) - start
+    return {
+      values: this.#values.slice(start, this.#bytes),
+      ends,
+      offsets: this.#offsets.slice(from, this.#length),
+      timestamps: this.#timestamps.slice(from, this.#length)
+    }
+  }
+}
+
+function grow<T extends Uint8Array | Uint32Array | Float64Array> (array: T, needed: number): T {
+  const next = new (array.constructor as new (length: number) => T)(Math.max(needed, array.length * 2))
+  next.set(array)
+  return next
 }
 
 interface Group {

@@ -54,9 +54,13 @@ export class ColumnIndexBuilder {
   readonly #dictionaries: Array<Map<string, number> | null> = indexedColumns.map(() => new Map())
   #codes: Uint16Array[]
   #rows = 0
+  /** More distinct values than this and build() would drop the column: it is dropped at once. */
+  readonly #maxDistinct: number
 
-  constructor (expectedRows = 1024) {
-    this.#codes = indexedColumns.map(() => new Uint16Array(Math.max(16, expectedRows)))
+  /** `expectedRows`, when given, is at least the rows the index will get. */
+  constructor (expectedRows?: number) {
+    this.#codes = indexedColumns.map(() => new Uint16Array(Math.max(16, expectedRows ?? 1024)))
+    this.#maxDistinct = expectedRows === undefined ? maxCodes : Math.min(maxCodes, Math.max(256, expectedRows / 2))
   }
 
   add (record: Record<string, unknown>): void {
@@ -69,7 +73,7 @@ export class ColumnIndexBuilder {
       if (value === null) continue
       let code = dictionary.get(value)
       if (code === undefined) {
-        if (dictionary.size >= maxCodes) {
+        if (dictionary.size >= this.#maxDistinct) {
           this.#dictionaries[c] = null
           continue
         }

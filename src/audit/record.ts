@@ -143,20 +143,15 @@ const isoPattern = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:
 
 /** ISO 8601 as Python's datetime.fromisoformat reads it; a time without a zone is UTC. NaN otherwise. */
 export function parseIsoTime (text: string): number {
-  // Fast path for what Vigil and most producers write (…T…Z, ms or µs): V8's own ISO parser,
-  // with the day checked (Date.parse would accept Feb 30, Python does not).
-  const n = text.length
-  if ((n === 20 || n === 24 || n === 27) && text.charCodeAt(n - 1) === 90 && text.charCodeAt(10) === 84 && text.charCodeAt(4) === 45) {
-    const ms = Date.parse(text)
-    if (!Number.isNaN(ms) && new Date(ms).getUTCDate() === Number(text.slice(8, 10))) return ms
-  }
+  const fast = parseUtcIso(text)
+  if (fast !== undefined) return fast
   const m = isoPattern.exec(text.trim())
   if (m === null) return Number.NaN
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone = 'Z'] = m
   const month = Number(mo)
   const day = Number(d)
   if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return Number.NaN
-  let ms = Date.UTC(Number(y), month - 1, day, Number(h), Number(mi), Number(s), Number((frac + '000').slice(0, 3)))
+  let ms = utc(Number(y), month - 1, day, Number(h), Number(mi), Number(s), Number((frac + '000').slice(0, 3)))
   if (new Date(ms).getUTCDate() !== day) return Number.NaN
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone.startsWith('-') ? -1 : 1
@@ -164,6 +159,49 @@ export function parseIsoTime (text: string): number {
     ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60_000
   }
   return ms
+}
+
+/**
+ * The layouts Vigil and most producers write, `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`, read digit by
+ * digit (the archiver parses every record's ts). Anything else, or a value out of range, is left
+ * to the general parser (undefined).
+ */
+function parseUtcIso (t: string): number | undefined {
+  const n = t.length
+  if ((n !== 20 && n !== 24 && n !== 27) || t.charCodeAt(n - 1) !== 90 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45 ||
+    t.charCodeAt(10) !== 84 || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58 || (n > 20 && t.charCodeAt(19) !== 46)) return undefined
+  const year = digits(t, 0, 4)
+  const month = digits(t, 5, 2)
+  const day = digits(t, 8, 2)
+  const hour = digits(t, 11, 2)
+  const minute = digits(t, 14, 2)
+  const second = digits(t, 17, 2)
+  const ms = n > 20 ? digits(t, 20, 3) : 0
+  if (n === 27 && digits(t, 23, 3) < 0) return undefined
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+    second < 0 || second > 59 || ms < 0) return undefined
+  const time = utc(year, month - 1, day, hour, minute, second, ms)
+  // Date.UTC rolls Feb 30 over into March; Python refuses it, and so does the general parser.
+  return new Date(time).getUTCDate() === day ? time : undefined
+}
+
+/** Date.UTC, but years 0 to 99 are those years (Date.UTC reads them as 1900 to 1999). */
+function utc (year: number, monthIndex: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+  if (year >= 100) return Date.UTC(year, monthIndex, day, hour, minute, second, ms)
+  const date = new Date(Date.UTC(2000, monthIndex, day, hour, minute, second, ms))
+  date.setUTCFullYear(year)
+  return date.getTime()
+}
+
+/** The decimal number in text[at, at + count), or -1 when one of them is not a digit. */
+function digits (text: string, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    value = value * 10 + d
+  }
+  return value
 }
 
 /** CAIPE's subject_hash helper: `"sha256:" + sha256(salt + ":" + subject)`. */

@@ -59,6 +59,19 @@ test('ISO parsing: Z, offsets, no zone = UTC, garbage = NaN', () => {
   assert.equal(parseIsoTime('2026-06-20T01:00:00.123456Z'), Date.UTC(2026, 5, 20, 1, 0, 0, 123))
   assert.ok(Number.isNaN(parseIsoTime('garbage')))
   assert.ok(Number.isNaN(parseIsoTime('2026-02-30T00:00:00Z')))
+  assert.ok(Number.isNaN(parseIsoTime('2026-06-20T24:00:00Z')), 'hour 24 (Date.parse takes it as the next midnight; Python refuses it)')
+  assert.ok(Number.isNaN(parseIsoTime('2026-06-20T01:00:00.12xZ')))
+  // Years below 100 are those years (Date.UTC would read them as 19xx).
+  assert.equal(parseIsoTime('0001-01-01T00:00:00Z'), Date.parse('0001-01-01T00:00:00Z'))
+  assert.equal(parseIsoTime('0099-03-01T00:00:00.500Z'), Date.parse('0099-03-01T00:00:00.500Z'))
+  assert.ok(Number.isNaN(parseIsoTime('0001-02-29T00:00:00Z')))
+  // The digit-by-digit path for …T…Z agrees with V8's parser over many instants.
+  for (let ms = Date.UTC(1969, 11, 31); ms < Date.UTC(2100, 0, 1); ms += 86_399_937 * 7) {
+    const iso = new Date(ms).toISOString()
+    assert.equal(parseIsoTime(iso), ms, iso)
+    assert.equal(parseIsoTime(iso.slice(0, 19) + 'Z'), Math.floor(ms / 1000) * 1000, iso)
+    assert.equal(parseIsoTime(iso.slice(0, 23) + '456Z'), ms, iso)
+  }
 })
 
 test('RFC 8785 canonical JSON: sorted keys, ES number form, JSON.stringify strings', () => {

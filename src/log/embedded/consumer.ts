@@ -22,9 +22,9 @@ import { VigilError } from '../../errors.ts'
 import type {
   Consumer, ConsumerOptions, LogRecord, PollOptions, SeekPosition, TopicPartition, TopicPartitionOffset
 } from '../types.ts'
-import { rowToRecord } from './records.ts'
+import { storedToRecords } from './records.ts'
 import type { CommitOp } from './embedded-log.ts'
-import { tpKey, type RecordRow, type Store, type TopicInfo } from './store.ts'
+import { tpKey, type Store, type TopicInfo } from './store.ts'
 import type { StoreWriter } from './writer.ts'
 
 /** What a consumer needs from its log. */
@@ -159,18 +159,15 @@ export class EmbeddedConsumer implements Consumer {
       if (a.revoking || this.#paused.has(a.key)) continue
       while (out.length < maxRecords && bytes < maxPollBytes) {
         const limit = Math.min(maxRecords - out.length, Math.max(1, Math.floor((maxPollBytes - bytes) / a.avgBytes)))
-        const rows = store.readRows(a.tp, a.position, limit)
-        if (rows.length === 0) break
-        let fetched = 0
-        for (const row of rows) {
-          const record = rowToRecord(a.topic, a.partition, row)
-          fetched += (row[2] === null ? 0 : row[2].byteLength) + (row[3] === null ? 0 : row[3].byteLength) + 1
-          out.push(record)
-        }
+        const stored = store.readRecords(a.tp, a.position, limit)
+        const count = stored.offsets.length
+        if (count === 0) break
+        for (const record of storedToRecords(a.topic, a.partition, stored)) out.push(record)
+        const fetched = (stored.keys?.byteLength ?? 0) + (stored.values?.byteLength ?? 0) + count
         bytes += fetched
-        a.avgBytes = Math.max(1, fetched / rows.length)
-        a.position = (rows[rows.length - 1] as RecordRow)[0] + 1
-        if (rows.length < limit) break
+        a.avgBytes = Math.max(1, fetched / count)
+        a.position = (out[out.length - 1] as LogRecord).offset + 1
+        if (count < limit) break
       }
     }
     return out

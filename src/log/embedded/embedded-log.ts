@@ -28,7 +28,7 @@ import {
 } from '../types.ts'
 import { EmbeddedConsumer, type ConsumerHost } from './consumer.ts'
 import { routeRecords } from '../route.ts'
-import { packProduceRecords, producedMetadata, rowToRecord } from './records.ts'
+import { packProduceRecords, producedMetadata, storedToRecords } from './records.ts'
 import { Store, type CommitWrite, type ProduceWrite, type TopicInfo, type WriteOutcome } from './store.ts'
 import { StoreWriter } from './writer.ts'
 
@@ -158,10 +158,7 @@ class EmbeddedLog implements Log, ConsumerHost {
         { topic, partition, offset })
     }
     if (maxRecords <= 0) return []
-    const rows = store.readRows(tp, offset, Math.floor(maxRecords))
-    const out: LogRecord[] = new Array(rows.length)
-    for (let i = 0; i < rows.length; i++) out[i] = rowToRecord(topic, partition, rows[i] as Parameters<typeof rowToRecord>[2])
-    return out
+    return storedToRecords(topic, partition, store.readRecords(tp, offset, Math.floor(maxRecords)))
   }
 
   async offsetForTimestamp (topic: string, partition: number, timestamp: number): Promise<number> {

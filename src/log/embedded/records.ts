@@ -1,10 +1,10 @@
 /**
  * Records on their way in and out of the records table: produce() calls packed for the writer
- * thread, their metadata once written, and stored rows as LogRecord objects.
+ * thread, their metadata once written, and stored records as LogRecord objects.
  */
 import type { LogRecord, ProduceRecord, RecordMetadata } from '../types.ts'
 import { decodeHeaders, encodeHeaders } from './headers.ts'
-import type { PackedProduceRecords, RecordRow } from './store.ts'
+import type { PackedProduceRecords, StoredRecords } from './store.ts'
 
 /**
  * Copies a produce() call's keys, values and headers into one buffer (the caller may reuse its
@@ -54,16 +54,36 @@ export function producedMetadata (topic: string, partitions: Uint32Array, timest
   return out
 }
 
-export function rowToRecord (topic: string, partition: number, row: RecordRow): LogRecord {
-  const key = row[2]
-  const value = row[3]
-  return {
-    topic,
-    partition,
-    offset: row[0],
-    timestamp: row[1],
-    key: key === null ? null : Buffer.from(key.buffer, key.byteOffset, key.byteLength),
-    value: value === null ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-    headers: decodeHeaders(row[4])
+/**
+ * The records of a StoredRecords read, oldest first. Keys, values and header values are views
+ * into the read's buffers (no copy).
+ */
+export function storedToRecords (topic: string, partition: number, stored: StoredRecords): LogRecord[] {
+  const { offsets, timestamps } = stored
+  const count = offsets.length
+  const keys = slicer(stored.keys, stored.keyLengths)
+  const values = slicer(stored.values, stored.valueLengths)
+  const headers = slicer(stored.headers, stored.headerLengths)
+  const out: LogRecord[] = new Array(count)
+  let ordered = true
+  for (let i = 0; i < count; i++) {
+    const offset = offsets[i] as number
+    if (i > 0 && offset <= (offsets[i - 1] as number)) ordered = false
+    const header = headers(i)
+    out[i] = { topic, partition, offset, timestamp: timestamps[i] as number, key: keys(i), value: values(i), headers: header === null ? [] : decodeHeaders(header) }
+  }
+  // The aggregates follow the subquery's ORDER BY; should SQLite ever feed them otherwise, the records still pair up.
+  return ordered ? out : out.sort((a, b) => a.offset - b.offset)
+}
+
+/** Record i's bytes of a concatenation, as a view (null when the record has none); to be called with i = 0, 1, 2 … */
+function slicer (bytes: Uint8Array | null, lengths: ReadonlyArray<number | null>): (i: number) => Buffer | null {
+  const all = bytes === null ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let at = 0
+  return (i) => {
+    const length = lengths[i]
+    if (length === null || length === undefined) return null
+    at += length
+    return all.subarray(at - length, at)
   }
 }

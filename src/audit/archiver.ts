@@ -154,7 +154,7 @@ export class Archiver {
       for (const record of records) {
         let buffer = this.#buffers.get(record.partition)
         if (buffer === undefined) {
-          buffer = new RecordBatch()
+          buffer = new RecordBatch(o.flushBatchSize)
           this.#buffers.set(record.partition, buffer)
           this.#firstAt.set(record.partition, now)
         }

@@ -70,12 +70,21 @@ export function packRecords (records: readonly LogRecord[]): PackedRecords {
  * copied by every young-generation GC of the event loop that answers HTTP requests.
  */
 export class RecordBatch {
-  #values = new Uint8Array(64 * 1024)
-  #ends = new Uint32Array(1024)
-  #offsets = new Float64Array(1024)
-  #timestamps = new Float64Array(1024)
+  #values: Uint8Array
+  #ends: Uint32Array
+  #offsets: Float64Array
+  #timestamps: Float64Array
   #length = 0
   #bytes = 0
+
+  /** Room for `expectedRecords` records of about 512 bytes at first (it grows as needed). */
+  constructor (expectedRecords = 1024) {
+    const records = Math.min(65_536, Math.max(16, expectedRecords))
+    this.#values = new Uint8Array(records * 512)
+    this.#ends = new Uint32Array(records)
+    this.#offsets = new Float64Array(records)
+    this.#timestamps = new Float64Array(records)
+  }
 
   get length (): number {
     return this.#length

@@ -74,6 +74,8 @@ interface PartitionState {
 const maxInFlight = 4
 /** Records one poll reads: a poll is a synchronous read of the log, kept short for the event loop. */
 const pollRecords = 1000
+/** Longest a poll waits for pollRecords records (ms); also how often a due flush is noticed. */
+const pollWaitMs = 100
 
 export function statePath (topic: string, partition: number): string {
   return `state/${topic}/${partition}.json`
@@ -143,7 +145,10 @@ export class Archiver {
     while (!this.#stopping) {
       let records: LogRecord[] = []
       try {
-        records = await consumer.poll({ maxRecords: Math.min(o.flushBatchSize, pollRecords), timeoutMs: Math.min(o.flushIntervalMs, 500), signal: this.#stopController.signal })
+        // Reads of at least pollRecords (or what came within the poll's wait): fewer, larger reads
+        // leave the event loop to HTTP requests in between.
+        const maxRecords = Math.min(o.flushBatchSize, pollRecords)
+        records = await consumer.poll({ maxRecords, minRecords: maxRecords, timeoutMs: Math.min(o.flushIntervalMs, pollWaitMs), signal: this.#stopController.signal })
       } catch (error) {
         if (this.#stopping) break
         o.logger.warn({ err: error }, 'audit archiver poll failed; retrying')

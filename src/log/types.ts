@@ -116,7 +116,13 @@ export interface ConsumerOptions {
 export interface PollOptions {
   /** At most this many records (default 1000). */
   maxRecords?: number
-  /** Wait up to this long for the first record (default 1000). Resolves with [] on timeout. */
+  /**
+   * Wait until at least this many records are there (default 1), as Kafka's fetch.min.bytes: a
+   * consumer that handles records in batches reads fewer, larger ones. At timeoutMs the poll
+   * resolves with what there is.
+   */
+  minRecords?: number
+  /** Wait up to this long for the first record, or minRecords (default 1000). Resolves with [] on timeout. */
   timeoutMs?: number
   /** Resolves early with what was read so far. */
   signal?: AbortSignal

@@ -245,6 +245,27 @@ export function runLogContract (name: string, options: LogContractOptions): void
       assert.deepEqual((await pollCount(consumer, 1, deadlineMs, 1)).map(r => r.value?.toString()), ['p0'])
     })
 
+    test('minRecords: a poll waits for that many records, or hands out what there is at its timeout', async (t) => {
+      const log = await openLog(t)
+      const topic = await newTopic(log)
+      const consumer = newConsumer(t, log, topic)
+      await log.produce(topic, [{ value: Buffer.from('first') }])
+      await pollCount(consumer, 1, deadlineMs, 1) // joined, assigned
+      // Five records trickle in while one poll waits for five: it returns them together.
+      const waiting = consumer.poll({ maxRecords: 100, minRecords: 5, timeoutMs: deadlineMs })
+      for (let i = 0; i < 5; i++) {
+        await log.produce(topic, [{ value: Buffer.from(`r${i}`) }])
+        await new Promise(resolve => setTimeout(resolve, 30))
+      }
+      assert.deepEqual((await waiting).map(r => r.value?.toString()), ['r0', 'r1', 'r2', 'r3', 'r4'])
+      // Fewer than minRecords: the poll resolves at its timeout with what there is.
+      await log.produce(topic, [{ value: Buffer.from('lone') }])
+      const started = Date.now()
+      const records: LogRecord[] = []
+      while (records.length === 0 && Date.now() - started < deadlineMs) records.push(...await consumer.poll({ minRecords: 10, timeoutMs: 300 }))
+      assert.deepEqual(records.map(r => r.value?.toString()), ['lone'])
+    })
+
     test('1 MiB, empty and null values; null keys; headers round-trip byte for byte', async (t) => {
       const log = await openLog(t)
       const topic = await newTopic(log, { maxMessageBytes: 2 * 1024 * 1024 })

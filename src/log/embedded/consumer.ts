@@ -104,9 +104,10 @@ export class EmbeddedConsumer implements Consumer {
       throw new VigilError('VGL_LOG_POLL_IN_PROGRESS', `a poll() of this consumer of group ${this.group} is still running`,
         { group: this.group })
     }
-    const maxRecords = options.maxRecords ?? 1000
+    const maxRecords = Math.max(1, options.maxRecords ?? 1000)
+    const minRecords = Math.min(maxRecords, options.minRecords ?? 1)
     const timeoutMs = options.timeoutMs ?? 1000
-    this.#polling = this.#poll(Math.max(1, maxRecords), timeoutMs, options.signal)
+    this.#polling = this.#poll(maxRecords, minRecords, timeoutMs, options.signal)
     try {
       return await this.#polling
     } finally {
@@ -114,7 +115,7 @@ export class EmbeddedConsumer implements Consumer {
     }
   }
 
-  async #poll (maxRecords: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<LogRecord[]> {
+  async #poll (maxRecords: number, minRecords: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<LogRecord[]> {
     const deadline = Date.now() + timeoutMs
     const stopped = (): boolean => this.#closing || signal?.aborted === true
     while (true) {
@@ -122,12 +123,25 @@ export class EmbeddedConsumer implements Consumer {
       const store = this.#host.store
       if (this.#needsSync || store.generation(this.group) !== this.#generation) await this.#sync(store)
       if (stopped()) return []
-      const records = this.#fetch(store, maxRecords)
-      if (records.length > 0) return records
-      const remaining = deadline - Date.now()
-      if (remaining <= 0) return []
-      await this.#waitForData(remaining, signal)
+      const due = Date.now() >= deadline
+      // Counting what is there costs one lookup per partition; reading it costs per record.
+      if (due || minRecords <= 1 || this.#available(store, minRecords) >= minRecords) {
+        const records = this.#fetch(store, maxRecords)
+        if (records.length > 0 || due) return records
+      }
+      await this.#waitForData(deadline - Date.now(), signal)
     }
+  }
+
+  /** Records waiting in the readable partitions (counting stops at `enough`). */
+  #available (store: Store, enough: number): number {
+    let count = 0
+    for (const a of this.#list) {
+      if (a.revoking || this.#paused.has(a.key)) continue
+      count += Math.max(0, store.nextOffset(a.tp) - a.position)
+      if (count >= enough) break
+    }
+    return count
   }
 
   #waitForData (ms: number, signal: AbortSignal | undefined): Promise<void> {

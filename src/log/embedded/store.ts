@@ -244,6 +244,12 @@ export class Store {
     })
   }
 
+  /** The offset the next record of a partition gets (0 when the partition no longer exists). */
+  nextOffset (tp: number): number {
+    const row = this.#s.nextOffset.get(tp) as unknown as [number] | undefined
+    return row === undefined ? 0 : row[0]
+  }
+
   /** [lowOffset, highOffset] of a partition; undefined when the partition no longer exists. */
   partitionBounds (tp: number): [number, number] | undefined {
     const high = this.#s.nextOffset.get(tp) as unknown as [number] | undefined

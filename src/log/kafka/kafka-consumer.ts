@@ -168,21 +168,24 @@ export class KafkaConsumer implements Consumer {
     this.#polling = true
     try {
       const maxRecords = Math.max(1, options.maxRecords ?? 1000)
+      const minRecords = Math.min(maxRecords, options.minRecords ?? 1)
       const deadline = Date.now() + (options.timeoutMs ?? 1000)
       const signal = options.signal
+      const taken: LogRecord[] = []
       for (;;) {
         if (this.#error !== undefined) {
+          if (taken.length > 0) return taken // handed out before the error is raised, at the next poll
           const { error, fromCallback } = this.#error
           this.#error = undefined
           throw fromCallback ? error : toLogError(error, this.#context('poll'))
         }
-        if (this.#closing || signal?.aborted === true) return []
+        if (this.#closing || signal?.aborted === true) return taken
         if (this.#phase === 'failed' && this.#joining === undefined) this.#startJoin()
         this.#checkOutage()
         this.#probe()
-        const records = this.#drain(maxRecords)
-        if (records.length > 0) return records
+        for (const record of this.#drain(maxRecords - taken.length)) taken.push(record)
         const remaining = deadline - Date.now()
+        if (taken.length >= minRecords || (remaining <= 0 && taken.length > 0)) return taken
         if (remaining <= 0) return []
         await this.#waitForData(remaining, signal)
       }

@@ -87,6 +87,15 @@ test('encoded lines carry their chain link, in canonical form, grouped by each r
     const expected = buildManifest('audit-events', 1, records, new Date(base))
     assert.deepEqual(manifest, expected)
   }
+  // The next batch (line buffers are reused between batches) continues the chain with its own lines only.
+  const next = new RecordBatch()
+  next.push(logRecord(45, JSON.stringify({ audit_event_id: 'f', ts: new Date(base + 3).toISOString(), type: 'auth' }), base + 10))
+  const second = encodeBatch({ topic: 'audit-events', partition: 1, head: result.head, records: next.packed(0), bucketMs: day, format: { kind: 'ndjson', gzip: true, gzipLevel: 1 }, createdAtMs: base })
+  const { records: [only, ...rest] } = linesOf(second.files[0] as EncodedFile)
+  assert.equal(rest.length, 0)
+  assert.equal(only?.audit_event_id, 'f')
+  assert.equal(only?._chain.prev, result.head)
+  assert.equal(recomputeHash(only as ChainedRecord), only?._chain.hash)
 })
 
 test('the column index answers filters as a scan of the records would; a column with too many distinct values is left out, whatever the batch size', () => {

@@ -19,7 +19,7 @@ import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import {
-  BoundedMap, compactTime, manifestCacheEntries, parseCompactTime, recordMatches,
+  ManifestCache, compactTime, manifestCacheBytes, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
@@ -31,6 +31,8 @@ export interface LocalStoreOptions {
   gzipLevel: number
   diskWarningPercent: number
   diskCriticalPercent: number
+  /** Memory for cached manifests (default manifestCacheBytes). */
+  manifestCacheBytes?: number
 }
 
 const dayMs = 86_400_000
@@ -46,11 +48,12 @@ export class LocalStore implements ArchiveStore {
   readonly scanConcurrency = 4
   readonly root: string
   readonly #options: LocalStoreOptions
-  readonly #manifests = new BoundedMap<string, { size: number, mtimeMs: number, manifest: FileManifest | null }>(manifestCacheEntries)
+  readonly #manifests: ManifestCache<{ size: number, mtimeMs: number, manifest: FileManifest | null }>
   readonly #madeDirs = new Set<string>()
   #probes = 0
 
   constructor (options: LocalStoreOptions) {
+    this.#manifests = new ManifestCache(options.manifestCacheBytes ?? manifestCacheBytes)
     this.#options = options
     this.root = options.path
   }

@@ -96,18 +96,23 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
   }
   const worst = (): number => page.length >= limit ? (page[limit - 1] as ScanHit).tsMs : Number.NEGATIVE_INFINITY
   const countOnly: Candidate[] = []
-  // Newest files first; stop reading records once no older file can enter the page.
-  for (const c of candidates) {
-    const canEnter = c.maxTs >= worst() && (cursor === undefined || c.minTs <= cursor.t)
-    if (!canEnter) {
-      if (c.known === undefined) countOnly.push(c)
-      continue
+  // Newest files first, scanConcurrency at a time; once no older file can enter the page, the
+  // rest are only counted (those the manifest cannot count).
+  for (let next = 0; next < candidates.length;) {
+    const window: Candidate[] = []
+    while (next < candidates.length && window.length < store.scanConcurrency) {
+      const c = candidates[next++] as Candidate
+      const canEnter = c.maxTs >= worst() && (cursor === undefined || c.minTs <= cursor.t)
+      if (canEnter) window.push(c)
+      else if (c.known === undefined) countOnly.push(c)
     }
-    const hits = await store.scan(c.file, filter, true, c.rows)
-    if (c.known === undefined) total += hits.length
-    for (const hit of hits) if (afterCursor(hit, cursor)) page.push(hit)
-    if (page.length >= 2 * limit) trim()
-    else if (page.length >= limit) trim()
+    const scanned = await Promise.all(window.map(c => store.scan(c.file, filter, true, c.rows)))
+    for (let i = 0; i < window.length; i++) {
+      const hits = scanned[i] as ScanHit[]
+      if ((window[i] as Candidate).known === undefined) total += hits.length
+      for (const hit of hits) if (afterCursor(hit, cursor)) page.push(hit)
+    }
+    if (page.length >= limit) trim()
   }
   const counts = await mapLimited(countOnly, store.scanConcurrency, async c => (await store.scan(c.file, filter, false, c.rows)).length)
   for (const n of counts) total += n

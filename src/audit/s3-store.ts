@@ -19,9 +19,10 @@ import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import { manifestKey, parquetColumnValue } from './parquet-format.ts'
+import { mapLimited } from './query.ts'
 import { indexColumns } from './record.ts'
 import {
-  BoundedMap, compactTime, manifestCacheEntries, parseCompactTime, recordMatches,
+  ManifestCache, compactTime, manifestCacheBytes, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
@@ -33,6 +34,8 @@ export interface S3StoreOptions {
   forcePathStyle: boolean
   accessKeyId: string
   secretAccessKey: string
+  /** Memory for cached manifests (default manifestCacheBytes). */
+  manifestCacheBytes?: number
 }
 
 export const lifecycleRuleId = 'caipe-audit-retention'
@@ -41,6 +44,8 @@ const hourMs = 3_600_000
 const dayMs = 86_400_000
 const keyPattern = /(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/(\d{2})\/audit-(\d{8}T\d{6}Z)-([0-9a-f]{12})\.parquet$/
 const footerBytes = 64 * 1024
+/** List requests in flight at once for one query. */
+const listConcurrency = 8
 
 interface S3File extends StoredFile { size: number }
 
@@ -55,9 +60,10 @@ export class S3Store implements ArchiveStore {
   readonly bucket: string
   readonly prefix: string
   readonly #options: S3StoreOptions
-  readonly #manifests = new BoundedMap<string, FileManifest | null>(manifestCacheEntries)
+  readonly #manifests: ManifestCache<{ manifest: FileManifest | null }>
 
   constructor (options: S3StoreOptions) {
+    this.#manifests = new ManifestCache(options.manifestCacheBytes ?? manifestCacheBytes)
     if (options.bucket === '') {
       throw new VigilError('VGL_AUDIT_CONFIG_INVALID', 'audit.s3.bucket is empty but the backend writes to S3', { key: 'audit.s3.bucket', hint: 'Set audit.s3.bucket (or AUDIT_SERVICE_S3_BUCKET).' })
     }
@@ -129,13 +135,14 @@ export class S3Store implements ArchiveStore {
       if (stepMs === minuteMs) parts.push(iso.slice(14, 16))
       prefixes.push(this.#key(parts.join('/') + '/'))
     }
+    // Prefixes are listed side by side: one after the other, a day's 24 hour prefixes cost 24
+    // round trips (and an S3-compatible server may take long for each).
+    const listed = await mapLimited(prefixes, listConcurrency, prefix => this.#list(prefix))
     const files: StoredFile[] = []
-    for (const prefix of prefixes) {
-      for (const file of await this.#list(prefix)) {
-        if (file.bucketTimeMs + minuteMs <= sinceMs || file.bucketTimeMs > untilMs) continue
-        if (file.nameTimeMs + 1000 <= sinceMs) continue
-        files.push(file)
-      }
+    for (const file of listed.flat()) {
+      if (file.bucketTimeMs + minuteMs <= sinceMs || file.bucketTimeMs > untilMs) continue
+      if (file.nameTimeMs + 1000 <= sinceMs) continue
+      files.push(file)
     }
     return files
   }
@@ -175,7 +182,8 @@ export class S3Store implements ArchiveStore {
   }
 
   async readManifest (file: StoredFile): Promise<FileManifest | null> {
-    if (this.#manifests.has(file.name)) return this.#manifests.get(file.name) ?? null
+    const cached = this.#manifests.get(file.name)
+    if (cached !== undefined) return cached.manifest
     let tail: Buffer
     try {
       tail = await this.#get(file.name, `bytes=-${footerBytes}`)
@@ -194,12 +202,12 @@ export class S3Store implements ArchiveStore {
       try {
         metadata = parquetMetadata(toArrayBuffer(await this.#get(file.name)))
       } catch {
-        this.#manifests.set(file.name, null)
+        this.#manifests.set(file.name, { manifest: null })
         return null
       }
     }
     const manifest = manifestOf(metadata)
-    this.#manifests.set(file.name, manifest)
+    this.#manifests.set(file.name, { manifest })
     return manifest
   }
 

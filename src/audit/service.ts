@@ -67,8 +67,9 @@ export class AuditService {
     if (!Object.hasOwn(verbosityPresets, c.verbosity.trim().toLowerCase())) {
       options.logger.warn({ verbosity: c.verbosity }, 'unknown audit verbosity preset: every event type is kept')
     }
-    this.local = c.backend === 'local' || c.backend === 'both' ? createLocalStore({ ...c.local }) : undefined
-    this.s3 = c.backend === 's3' || c.backend === 'both' ? createS3Store({ ...c.s3 }) : undefined
+    const manifestCacheBytes = c.read.manifestCacheMb * 1024 * 1024
+    this.local = c.backend === 'local' || c.backend === 'both' ? createLocalStore({ ...c.local, manifestCacheBytes }) : undefined
+    this.s3 = c.backend === 's3' || c.backend === 'both' ? createS3Store({ ...c.s3, manifestCacheBytes }) : undefined
     this.stores = [this.local, this.s3].filter(s => s !== undefined)
   }
 

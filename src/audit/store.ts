@@ -97,25 +97,61 @@ export interface ArchiveStore {
   close (): Promise<void>
 }
 
-/** A Map that forgets its least recently set entries past `limit` (a cached manifest with its column index is tens of KB). */
-export class BoundedMap<K, V> extends Map<K, V> {
-  readonly limit: number
+/**
+ * The manifests a store keeps in memory, up to `maxBytes` (estimated): beyond, the least
+ * recently set are forgotten. Counting entries would not do: a manifest with its column index
+ * is a few hundred bytes for a small file and tens of KB for a large one, and a query over a
+ * day of S3 minute objects needs thousands of them at once (a cache smaller than that is read
+ * again from S3 on every query).
+ */
+export class ManifestCache<V extends { manifest: FileManifest | null }> {
+  readonly maxBytes: number
+  readonly #entries = new Map<string, { value: V, bytes: number }>()
+  #bytes = 0
 
-  constructor (limit: number) {
-    super()
-    this.limit = limit
+  constructor (maxBytes: number) {
+    this.maxBytes = maxBytes
   }
 
-  override set (key: K, value: V): this {
-    super.delete(key)
-    super.set(key, value)
-    if (this.size > this.limit) this.delete(this.keys().next().value as K)
-    return this
+  get (name: string): V | undefined {
+    return this.#entries.get(name)?.value
+  }
+
+  set (name: string, value: V): void {
+    this.delete(name)
+    const bytes = manifestBytes(value.manifest)
+    this.#entries.set(name, { value, bytes })
+    this.#bytes += bytes
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#bytes <= this.maxBytes || oldest === name) break
+      this.#entries.delete(oldest)
+      this.#bytes -= entry.bytes
+    }
+  }
+
+  delete (name: string): void {
+    const entry = this.#entries.get(name)
+    if (entry === undefined) return
+    this.#entries.delete(name)
+    this.#bytes -= entry.bytes
   }
 }
 
-/** Manifests a store keeps in memory. */
-export const manifestCacheEntries = 1024
+/** About what a parsed manifest takes in memory (its strings and arrays, with object overheads). */
+function manifestBytes (manifest: FileManifest | null): number {
+  if (manifest === null) return 64
+  let bytes = 512 + manifest.offsets.length * 48
+  for (const counts of Object.values(manifest.stats ?? {})) if (counts !== null) for (const value of Object.keys(counts)) bytes += 2 * value.length + 48
+  for (const column of Object.values(manifest.index?.columns ?? {})) {
+    if (column === null) continue
+    bytes += column.codes.length + 2 * manifest.count + 64 // the codes, and once decoded
+    for (const value of column.values) bytes += 2 * value.length + 32
+  }
+  return bytes
+}
+
+/** Memory the manifest cache of a store may use unless told otherwise (audit.read.manifestCacheMb). */
+export const manifestCacheBytes = 128 * 1024 * 1024
 
 /** Deterministic 12 hex digits for a file: the same batch written again gets the same name. */
 export function fileHex (topic: string, partition: number, firstOffset: number): string {

@@ -643,11 +643,6 @@ export class Store {
       return Number(s.deleteUpTo.run(tp, last[0]).changes)
     })
   }
-
-  /** Copies the WAL back into the database file when no reader needs it (cheap when idle). */
-  checkpoint (): void {
-    this.#s.checkpoint.get()
-  }
 }
 
 export function tpKey (tp: TopicPartition): string {
@@ -666,7 +661,6 @@ function prepareStatements (db: DatabaseSync) {
     rollback: prep('ROLLBACK'),
     ping: prep('SELECT 1'),
     dataVersion: prep('PRAGMA data_version'),
-    checkpoint: prep('PRAGMA wal_checkpoint(PASSIVE)'),
 
     topicByName: prep(`SELECT id, partitions, replication_factor, retention_ms, retention_bytes, cleanup_policy, max_message_bytes
       FROM topics WHERE name = ?`),

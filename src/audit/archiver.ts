@@ -19,7 +19,7 @@ import { EncodePool } from './encode-pool.ts'
 import { genesisHash } from './integrity.ts'
 import type { AuditMetrics } from './metrics.ts'
 import { isoZ } from './record.ts'
-import { fileHex, type ArchiveStore } from './store.ts'
+import { fileHex, mapLimited, type ArchiveStore } from './store.ts'
 import { checkpointKey, signCheckpoint, type CheckpointPartition, type SigningKey } from './checkpoint.ts'
 
 export interface ArchiverOptions {
@@ -159,7 +159,7 @@ export class Archiver {
       for (const record of records) {
         let buffer = this.#buffers.get(record.partition)
         if (buffer === undefined) {
-          buffer = new RecordBatch(o.flushBatchSize)
+          buffer = new RecordBatch(Math.min(o.flushBatchSize, pollRecords))
           this.#buffers.set(record.partition, buffer)
           this.#firstAt.set(record.partition, now)
         }
@@ -272,7 +272,7 @@ export class Archiver {
     }
     await store.writeDoc(statePath(o.topic, partition), intent)
     state.next = Number.NaN // unknown until the files are written
-    await runLimited(files, 4, async f => store.writeEncoded(f.name, f.chunks))
+    await mapLimited(files, 4, async f => store.writeEncoded(f.name, f.chunks))
     state.next = intent.last_offset + 1
     state.head = encoded.head
     state.dirty = true
@@ -341,14 +341,6 @@ export async function recoverPartition (store: ArchiveStore, topic: string, part
   logger?.warn({ store: store.kind, partition, firstOffset: intent.first_offset, lastOffset: intent.last_offset, removed: partial },
     'audit archiver found an interrupted batch; its partial files were removed and it is written again')
   return { next: intent.first_offset, head: intent.head_before, dirty: false }
-}
-
-async function runLimited<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++] as T)
-  })
-  await Promise.all(workers)
 }
 
 function sleep (ms: number, signal: AbortSignal): Promise<void> {

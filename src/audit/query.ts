@@ -12,7 +12,7 @@
  */
 import { VigilError } from '../errors.ts'
 import type { FileManifest } from './integrity.ts'
-import { manifestVerdict, type ArchiveStore, type RecordFilter, type ScanHit, type StoredFile } from './store.ts'
+import { manifestVerdict, mapLimited, type ArchiveStore, type RecordFilter, type ScanHit, type StoredFile } from './store.ts'
 
 export interface Cursor {
   /** ts (ms), partition and offset of the last record returned. */
@@ -132,16 +132,4 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
 /** Whether records remain after this page; exact when there is no cursor, conservative otherwise. */
 function hasMore (total: number, returned: number, cursor: Cursor | undefined): boolean {
   return cursor === undefined ? total > returned : true
-}
-
-export async function mapLimited<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i] as T)
-    }
-  }))
-  return out
 }

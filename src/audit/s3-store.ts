@@ -19,10 +19,9 @@ import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import { manifestKey, parquetColumnValue } from './parquet-format.ts'
-import { mapLimited } from './query.ts'
 import { indexColumns } from './record.ts'
 import {
-  ManifestCache, compactTime, manifestCacheBytes, parseCompactTime, recordMatches,
+  ManifestCache, compactTime, manifestCacheBytes, mapLimited, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 

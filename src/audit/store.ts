@@ -153,6 +153,19 @@ function manifestBytes (manifest: FileManifest | null): number {
 /** Memory the manifest cache of a store may use unless told otherwise (audit.read.manifestCacheMb). */
 export const manifestCacheBytes = 128 * 1024 * 1024
 
+/** fn over every item, at most `limit` at a time; the results in the items' order. */
+export async function mapLimited<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i] as T)
+    }
+  }))
+  return out
+}
+
 /** Deterministic 12 hex digits for a file: the same batch written again gets the same name. */
 export function fileHex (topic: string, partition: number, firstOffset: number): string {
   return createHash('sha256').update(`${topic}/${partition}/${firstOffset}`).digest('hex').slice(0, 12)

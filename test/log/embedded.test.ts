@@ -13,8 +13,9 @@ import { dirname, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import { validateConfig } from '../../src/config/load.ts'
-import { isVigilError } from '../../src/errors.ts'
+import { isVigilError, VigilError } from '../../src/errors.ts'
 import { createEmbeddedLog } from '../../src/log/embedded/embedded-log.ts'
+import { errorFromWire, errorToWire } from '../../src/log/embedded/writer-protocol.ts'
 import { partitionForKey } from '../../src/log/partitioner.ts'
 import type { Consumer, Log, LogRecord, TopicPartition } from '../../src/log/types.ts'
 import { nextOffsets, pollCount, runLogContract } from './contract.ts'
@@ -245,6 +246,18 @@ test('the writer thread: a write it had in hand when it died fails (not acknowle
   await log.produce('t', [{ value: Buffer.from('after') }])
   assert.equal(workers.length, 2, 'a new writer thread took over')
   assert.deepEqual((await readAll(log, 't', 0)).map(r => text(r.value)), ['before', 'after'])
+})
+
+test('errors cross the writer thread with their code, message, hint and plain context; others become VGL_LOG_BACKEND_ERROR', () => {
+  const original = new VigilError('VGL_LOG_NOT_ASSIGNED', 'consumer m of group g no longer owns t/0', { group: 'g', partition: 0, cause: new Error('inner'), hint: 'Poll again.' })
+  // What crosses is a structured clone: only plain data.
+  const back = errorFromWire(structuredClone(errorToWire(original)))
+  assert.ok(isVigilError(back, 'VGL_LOG_NOT_ASSIGNED'))
+  assert.equal(back.message, original.message)
+  assert.equal(back.hint, 'Poll again.')
+  assert.deepEqual(back.context, { group: 'g', partition: 0 })
+  const unforeseen = errorFromWire(structuredClone(errorToWire(new TypeError('boom'))))
+  assert.ok(isVigilError(unforeseen, 'VGL_LOG_BACKEND_ERROR') && unforeseen.message === 'boom')
 })
 
 test('a new file gets 64 KiB pages; a file made with 4 KiB pages keeps them and works as before', async (t) => {

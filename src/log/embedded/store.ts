@@ -124,7 +124,7 @@ export class Store {
       // 64 KiB pages for a new file (an existing file keeps its own): a record of up to ~16 KiB
       // stays on its B-tree page instead of spilling to overflow pages (at 4 KiB, anything above
       // ~1 KB does), and a commit writes a few large WAL frames instead of many small ones.
-      // Measured (BENCHMARKS.md): produce of 1 KiB records 37k → 227k rec/s, consume 271k → 648k.
+      // Measured (BENCHMARKS.md, page sizes): produce of 1 KiB records 37k → 227k rec/s, consume 271k → 648k.
       // Must come before WAL mode, which fixes the page size.
       db.exec(`PRAGMA page_size = ${pageSize}`)
       const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode

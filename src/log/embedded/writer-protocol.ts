@@ -6,7 +6,8 @@ import { VigilError, isVigilError, type ErrorCode } from '../../errors.ts'
 import type { Store, WriteOp } from './store.ts'
 
 /** Store methods the writer thread runs on request (writeBatch has its own message). */
-export type WriterCallName = 'createTopic' | 'deleteTopic' | 'syncMember' | 'heartbeat' | 'release' | 'leave' | 'ping'
+export const writerCalls = new Set(['createTopic', 'deleteTopic', 'syncMember', 'heartbeat', 'release', 'leave', 'ping'] as const)
+export type WriterCallName = typeof writerCalls extends Set<infer N> ? N : never
 export type WriterCall<K extends WriterCallName> = Store[K]
 
 export interface WriterOptions {

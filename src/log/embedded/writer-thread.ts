@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { VigilError } from '../../errors.ts'
 import { Maintenance } from './maintenance.ts'
 import { Store, type WriteOutcome } from './store.ts'
-import { errorToWire, type WireOutcome, type WriterCallName, type WriterOptions, type WriterReply, type WriterRequest } from './writer-protocol.ts'
+import { errorToWire, writerCalls, type WireOutcome, type WriterCallName, type WriterOptions, type WriterReply, type WriterRequest } from './writer-protocol.ts'
 
 const port = parentPort
 if (port === null) throw new Error('writer-thread.ts runs as the worker thread of writer.ts')
@@ -31,15 +31,6 @@ function open (): Store | undefined {
 function serve (store: Store): void {
   const maintenance = new Maintenance(store, options.maintenanceIntervalMs, error => send({ kind: 'maintenanceError', error: errorToWire(error) }))
   maintenance.start()
-  const calls: { [K in WriterCallName]: (...args: never[]) => unknown } = {
-    createTopic: (...args: Parameters<Store['createTopic']>) => store.createTopic(...args),
-    deleteTopic: (...args: Parameters<Store['deleteTopic']>) => store.deleteTopic(...args),
-    syncMember: (...args: Parameters<Store['syncMember']>) => store.syncMember(...args),
-    heartbeat: (...args: Parameters<Store['heartbeat']>) => store.heartbeat(...args),
-    release: (...args: Parameters<Store['release']>) => store.release(...args),
-    leave: (...args: Parameters<Store['leave']>) => store.leave(...args),
-    ping: () => store.ping()
-  }
   port?.on('message', (request: WriterRequest) => {
     if (request.kind === 'close') {
       maintenance.stop().finally(() => {
@@ -52,13 +43,19 @@ function serve (store: Store): void {
     try {
       const result = request.kind === 'writeBatch'
         ? store.writeBatch(request.ops).map(toWire)
-        : (calls[request.name] as (...args: unknown[]) => unknown)(...request.args)
+        : call(store, request.name, request.args)
       send({ kind: 'result', id: request.id, result })
     } catch (error) {
       send({ kind: 'error', id: request.id, error: errorToWire(error) })
     }
   })
   send({ kind: 'opened' })
+}
+
+/** Runs one of the Store methods writer.ts may ask for (WriterCallName); anything else is refused. */
+function call (store: Store, name: WriterCallName, args: unknown[]): unknown {
+  if (!writerCalls.has(name)) throw new Error(`the writer thread does not run Store.${String(name)}`)
+  return (store[name] as (...args: unknown[]) => unknown).apply(store, args)
 }
 
 function toWire (outcome: WriteOutcome): WireOutcome {

@@ -4,7 +4,11 @@
  * counts a file's matches for any mix of exact filters and a user_email substring without
  * reading the file, skips files that hold no match, and parses only the matching lines of the
  * files whose records it returns. A column with more distinct values than half the rows (and
- * more than 256) is not indexed; a filter on it reads the file.
+ * more than 256) is not indexed; a filter on it reads the file. user_email is the exception,
+ * indexed up to 65,535 distinct values whatever the rows: nothing else can answer its substring
+ * filter (Parquet's min/max statistics and bloom filters only rule out whole values), so without
+ * it every query on user_email reads every file of its range, and its values are a small part of
+ * a record (an email against a record of a few hundred bytes).
  */
 import { exactFilters } from './record.ts'
 
@@ -33,6 +37,11 @@ export interface IndexFilter {
 
 const maxCodes = 65_535
 
+/** Most distinct values a column may have and still be indexed, in a file of `rows` rows. */
+function distinctLimit (column: string, rows: number): number {
+  return column === 'user_email' ? maxCodes : Math.min(maxCodes, Math.max(256, rows / 2))
+}
+
 /** The value a filter compares against (strings as they are, other values as JSON, missing as null). */
 export function columnValue (record: Record<string, unknown>, column: string): string | null {
   const value = column === 'capability' ? (record.capability ?? record.action) : record[column]
@@ -54,13 +63,13 @@ export class ColumnIndexBuilder {
   readonly #dictionaries: Array<Map<string, number> | null> = indexedColumns.map(() => new Map())
   #codes: Uint16Array[]
   #rows = 0
-  /** More distinct values than this and build() would drop the column: it is dropped at once. */
-  readonly #maxDistinct: number
+  /** Per column, more distinct values than this and build() would drop it: it is dropped at once. */
+  readonly #maxDistinct: number[]
 
   /** `expectedRows`, when given, is at least the rows the index will get. */
   constructor (expectedRows?: number) {
     this.#codes = indexedColumns.map(() => new Uint16Array(Math.max(16, expectedRows ?? 1024)))
-    this.#maxDistinct = expectedRows === undefined ? maxCodes : Math.min(maxCodes, Math.max(256, expectedRows / 2))
+    this.#maxDistinct = indexedColumns.map(column => expectedRows === undefined ? maxCodes : distinctLimit(column, expectedRows))
   }
 
   add (record: Record<string, unknown>): void {
@@ -73,7 +82,7 @@ export class ColumnIndexBuilder {
       if (value === null) continue
       let code = dictionary.get(value)
       if (code === undefined) {
-        if (dictionary.size >= this.#maxDistinct) {
+        if (dictionary.size >= (this.#maxDistinct[c] as number)) {
           this.#dictionaries[c] = null
           continue
         }
@@ -98,7 +107,7 @@ export class ColumnIndexBuilder {
     for (let c = 0; c < indexedColumns.length; c++) {
       const dictionary = this.#dictionaries[c]
       const name = indexedColumns[c] as string
-      if (dictionary === null || dictionary === undefined || dictionary.size > Math.max(256, rows / 2)) {
+      if (dictionary === null || dictionary === undefined || dictionary.size > distinctLimit(name, rows)) {
         columns[name] = null
         continue
       }
@@ -140,6 +149,18 @@ export function columnCodes (column: IndexedColumn, rows: number): Uint8Array | 
   return codes
 }
 
+const lowered = new WeakMap<IndexedColumn, string[]>()
+
+/** The column's values lower-cased, for the user_email substring (once per manifest object; V8 returns a value already in lower case as it is, so this is mostly an array of the same strings). */
+function lowerCased (column: IndexedColumn): string[] {
+  let values = lowered.get(column)
+  if (values === undefined) {
+    values = column.values.map(value => value.toLowerCase())
+    lowered.set(column, values)
+  }
+  return values
+}
+
 /**
  * The rows (1 = passes) that match the filter's exact values and user_email substring, null when
  * no row can, or undefined when a column the filter needs is not indexed.
@@ -160,9 +181,10 @@ export function matchingRows (index: ColumnIndex, filter: IndexFilter): Uint8Arr
     if (indexed === null || indexed === undefined) return undefined
     const accept = new Uint8Array(indexed.values.length + 1)
     const needle = filter.userEmail
+    const values = lowerCased(indexed)
     let any = false
-    for (let i = 0; i < indexed.values.length; i++) {
-      if ((indexed.values[i] as string).toLowerCase().includes(needle)) {
+    for (let i = 0; i < values.length; i++) {
+      if ((values[i] as string).includes(needle)) {
         accept[i + 1] = 1
         any = true
       }

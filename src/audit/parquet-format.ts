@@ -27,6 +27,9 @@ export function encodeParquet (columns: ReadonlyArray<ReadonlyArray<string | nul
     columnData,
     codec: 'SNAPPY',
     rowGroupSize: 100_000,
+    // Pages of 64 KiB with an offset index (hyparquet-writer writes one when a chunk has several
+    // pages): a query that returns a few rows of an object decompresses only their pages.
+    pageSize: 64 * 1024,
     kvMetadata: [{ key: manifestKey, value: JSON.stringify(manifest) }],
     createdBy: 'vigil audit archiver'
   }))

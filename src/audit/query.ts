@@ -96,15 +96,20 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
   }
   const worst = (): number => page.length >= limit ? (page[limit - 1] as ScanHit).tsMs : Number.NEGATIVE_INFINITY
   const countOnly: Candidate[] = []
-  // Newest files first, scanConcurrency at a time; once no older file can enter the page, the
-  // rest are only counted (those the manifest cannot count).
+  // Newest files first, up to scanConcurrency at a time but no more than the manifests' counts
+  // say can fill the page; once no older file can enter the page, the rest are only counted
+  // (those the manifest cannot count).
   for (let next = 0; next < candidates.length;) {
     const window: Candidate[] = []
-    while (next < candidates.length && window.length < store.scanConcurrency) {
+    // Hits this window's files add to the page (a full page: each can displace the worst).
+    let expected = page.length >= limit ? 0 : page.length
+    while (next < candidates.length && window.length < store.scanConcurrency && (window.length === 0 || expected < limit)) {
       const c = candidates[next++] as Candidate
       const canEnter = c.maxTs >= worst() && (cursor === undefined || c.minTs <= cursor.t)
-      if (canEnter) window.push(c)
-      else if (c.known === undefined) countOnly.push(c)
+      if (canEnter) {
+        window.push(c)
+        expected += c.known ?? limit
+      } else if (c.known === undefined) countOnly.push(c)
     }
     const scanned = await Promise.all(window.map(c => store.scan(c.file, filter, true, c.rows)))
     for (let i = 0; i < window.length; i++) {

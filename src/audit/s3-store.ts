@@ -19,7 +19,7 @@ import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import { manifestKey, parquetColumnValue } from './parquet-format.ts'
-import { indexColumns } from './record.ts'
+import { indexColumns, parseTs } from './record.ts'
 import {
   ManifestCache, compactTime, manifestCacheBytes, mapLimited, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
@@ -244,7 +244,10 @@ export class S3Store implements ArchiveStore {
     return manifest === null ? { lines, manifest, manifestProblem: `the Parquet footer has no valid ${manifestKey}` } : { lines, manifest }
   }
 
-  async scan (file: StoredFile, filter: RecordFilter, withRecords: boolean): Promise<ScanHit[]> {
+  async scan (file: StoredFile, filter: RecordFilter, withRecords: boolean, rows?: Uint8Array): Promise<ScanHit[]> {
+    // The column index, when the manifest has one, names the only rows that can match.
+    const marked = rows === undefined ? undefined : markedRows(rows)
+    if (marked?.length === 0) return []
     let bytes: Buffer
     try {
       bytes = await this.#get(file.name)
@@ -254,27 +257,39 @@ export class S3Store implements ArchiveStore {
     }
     const buffer = memoryBuffer(bytes)
     const metadata = parquetMetadata(buffer.whole)
-    // Decode the index columns first; record_json only for the rows that match.
-    const columns = ['ts', ...new Set([...filter.exact.map(([c]) => c === 'capability' ? ['capability', 'action'] : [c]).flat(), ...(filter.userEmail === undefined ? [] : ['user_email'])])]
-    const rows = await parquetReadObjects({ file: buffer, metadata, columns: [...new Set(columns)] })
-    const matched: Array<{ row: number, ts: number }> = []
-    for (let i = 0; i < rows.length; i++) {
-      const ts = recordMatches(rows[i] as Record<string, unknown>, filter)
-      if (!Number.isNaN(ts)) matched.push({ row: i, ts })
+    // Rows that pass, with their ts: the marked rows whose ts is in range, or, without an index,
+    // the rows whose index columns pass. record_json is decoded only for those.
+    let matched: Array<{ row: number, ts: number }>
+    if (marked !== undefined) {
+      const first = marked[0] as number
+      const tsColumn = await parquetReadObjects({ file: buffer, metadata, columns: ['ts'], rowStart: first, rowEnd: (marked[marked.length - 1] as number) + 1 })
+      matched = []
+      for (const row of marked) {
+        const ts = parseTs(tsColumn[row - first]?.ts)
+        if (ts >= filter.sinceMs && ts <= filter.untilMs) matched.push({ row, ts })
+      }
+    } else {
+      const columns = ['ts', ...filter.exact.flatMap(([c]) => c === 'capability' ? ['capability', 'action'] : [c]), ...(filter.userEmail === undefined ? [] : ['user_email'])]
+      const decoded = await parquetReadObjects({ file: buffer, metadata, columns: [...new Set(columns)] })
+      matched = []
+      for (let i = 0; i < decoded.length; i++) {
+        const ts = recordMatches(decoded[i] as Record<string, unknown>, filter)
+        if (!Number.isNaN(ts)) matched.push({ row: i, ts })
+      }
     }
     if (matched.length === 0) return []
     // Counting only: the index columns were enough.
     if (!withRecords) return matched.map(m => ({ tsMs: m.ts, partition: -1, offset: -1 }))
     const first = (matched[0] as { row: number }).row
     const last = (matched[matched.length - 1] as { row: number }).row
-    const json = await parquetReadObjects({ file: buffer, metadata, columns: ['record_json'], rowStart: first, rowEnd: last + 1 })
+    const json = await parquetReadObjects({ file: buffer, metadata, columns: ['record_json'], rowStart: first, rowEnd: last + 1, useOffsetIndex: true })
     const hits: ScanHit[] = []
     for (const m of matched) {
       const record = parseObject(json[m.row - first]?.record_json)
-      const link = record?._chain as { p?: number, o?: number } | undefined
-      const hit: ScanHit = { tsMs: m.ts, partition: link?.p ?? -1, offset: link?.o ?? -1 }
-      if (withRecords && record !== undefined) hit.record = record
-      hits.push(hit)
+      // What is returned must pass on the record itself, not only on its index columns.
+      if (record === undefined || Number.isNaN(recordMatches(record, filter))) continue
+      const link = record._chain as { p?: number, o?: number } | undefined
+      hits.push({ tsMs: m.ts, partition: link?.p ?? -1, offset: link?.o ?? -1, record })
     }
     return hits
   }
@@ -376,6 +391,13 @@ function manifestOf (metadata: FileMetaData): FileManifest | null {
   } catch {
     return null
   }
+}
+
+/** The positions of the rows marked 1. */
+function markedRows (rows: Uint8Array): number[] {
+  const out: number[] = []
+  for (let i = 0; i < rows.length; i++) if (rows[i] === 1) out.push(i)
+  return out
 }
 
 function memoryBuffer (bytes: Buffer): AsyncBuffer & { whole: ArrayBuffer } {

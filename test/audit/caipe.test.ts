@@ -314,7 +314,7 @@ test('local and S3 give the same answers to the same queries', async (t) => {
   const base = Date.now() - 2 * 3_600_000
   const events = Array.from({ length: 60 }, (_, i) => ({ audit_event_id: `e-${i}`, type: ['auth', 'tool', 'cas_grant'][i % 3], outcome: i % 4 === 0 ? 'deny' : 'allow', user_email: `u${i % 5}@x.io`, ts: new Date(base + i * 97_000).toISOString() }))
   for (const a of [local, s3]) { await a.post(events); await waitArchived(a, 60) }
-  for (const q of ['window=24h', 'type=auth', 'outcome=deny&type=tool', 'user_email=U3', 'limit=7', 'window=1h', 'capability=none']) {
+  for (const q of ['window=24h', 'type=auth', 'outcome=deny&type=tool', 'user_email=U3', 'limit=7', 'window=1h', 'capability=none', 'window=1h&type=auth&limit=3', 'window=1h&user_email=u1&limit=2']) {
     const [l, s] = await Promise.all([local.get(`/v1/audit/events?${q}`), s3.get(`/v1/audit/events?${q}`)])
     assert.equal(l.body.total, s.body.total, q)
     assert.deepEqual(l.body.records.map((r: any) => r.audit_event_id), s.body.records.map((r: any) => r.audit_event_id), q)

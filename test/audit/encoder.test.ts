@@ -98,7 +98,7 @@ test('encoded lines carry their chain link, in canonical form, grouped by each r
   assert.equal(recomputeHash(only as ChainedRecord), only?._chain.hash)
 })
 
-test('the column index answers filters as a scan of the records would; a column with too many distinct values is left out, whatever the batch size', () => {
+test('the column index answers filters as a scan of the records would; a column with too many distinct values is left out, whatever the batch size, except user_email', () => {
   const rows = 3000
   const records = Array.from({ length: rows }, (_, i) => ({
     audit_event_id: `id-${i}`,
@@ -132,4 +132,9 @@ test('the column index answers filters as a scan of the records would; a column 
     assert.equal(rowsMatching === null ? 0 : countRows(rowsMatching as Uint8Array), expected, JSON.stringify(filter))
   }
   assert.equal(matchingRows(index, { exact: [['correlation_id', 'corr-5']] }), undefined, 'a column left out of the index means: read the file')
+  // user_email stays indexed with a value per row: nothing else answers its substring filter.
+  const unique = buildColumnIndex(records.map((r, i) => ({ ...r, user_email: `person-${i}@example.com` })), rows)
+  assert.equal(unique.columns.correlation_id, null)
+  assert.equal(unique.columns.user_email?.values.length, rows)
+  assert.equal(countRows(matchingRows(unique, { exact: [], userEmail: 'person-12' }) as Uint8Array), 111) // 12, 120–129, 1200–1299
 })

@@ -110,7 +110,7 @@ export const configSchema = Type.Object({
       defaultLimit: Int('Records a query returns when it gives no limit. CAIPE: AUDIT_SERVICE_READ_DEFAULT_LIMIT.', 1000, 1),
       maxLimit: Int('Most records one query returns. CAIPE: AUDIT_SERVICE_READ_MAX_LIMIT.', 10000, 1),
       maxDays: Int('Longest time range one query may cover (days). CAIPE: AUDIT_SERVICE_READ_MAX_DAYS.', 31, 1),
-      manifestCacheMb: Int('Memory for the file manifests (with their column index) a store keeps for queries (MiB, per store). A manifest takes 10 to 100 KB (measured: 60 KB for 250 records, 100 KB for 2,500); a query over more files than fit reads their manifests again, which on S3 is one GET each.', 128, 1)
+      manifestCacheMb: Int('Memory for the file manifests (with their column index) a store keeps for queries (MiB, per store). A manifest takes about 40 KB for a file of 200 records, 80 KB for 770 and 750 KB for 10,000 (measured with CAIPE-like records); a query over more files than fit reads their manifests again, which on S3 is one GET each.', 128, 1)
     }, { additionalProperties: false, default: {} }),
     local: Type.Object({
       path: Str('Root directory of the local store (<path>/YYYY/MM/DD/audit-<ts>-<12hex>.ndjson.gz). CAIPE: AUDIT_SERVICE_LOCAL_PATH.', './data/audit'),

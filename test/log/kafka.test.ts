@@ -233,6 +233,31 @@ test('onRevoke runs before a partition moves, and commits made in it hold for th
   await assert.rejects(first.commit([{ topic, partition: given, offset: 1 }]), (e) => isVigilError(e, 'VGL_LOG_NOT_ASSIGNED'))
 })
 
+test('records gathered toward minRecords are not handed out once a rebalance took their partition', { skip }, async (t) => {
+  const log = await openLog(t)
+  const topic = await newTopic(t, log, 2)
+  const group = `g-${randomUUID()}`
+  await log.produce(topic, Array.from({ length: 20 }, (_, i) => ({ value: Buffer.from(String(i)), partition: i % 2 })))
+  const first = consumerOf(t, log, topic, { group })
+  // The first member takes both partitions and gathers their 20 records, waiting for 1,000.
+  const gathering = first.poll({ maxRecords: 1000, minRecords: 1000, timeoutMs: 15_000 })
+  const deadline = Date.now() + deadlineMs
+  while (first.assignment().length < 2) {
+    assert.ok(Date.now() < deadline, 'the first member joins')
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  await new Promise(resolve => setTimeout(resolve, 1000)) // its fetches come back
+  // A second member joins: one partition moves while the poll still gathers.
+  const second = consumerOf(t, log, topic, { group })
+  const secondRecords = await pollCount(second, 10, deadlineMs, 10)
+  const firstRecords = await gathering
+  const owned = first.assignment().map(tp => tp.partition)
+  assert.equal(owned.length, 1)
+  assert.ok(firstRecords.every(r => owned.includes(r.partition)), `the first member returned records of partitions it gave away: ${JSON.stringify([...new Set(firstRecords.map(r => r.partition))])}, owns ${JSON.stringify(owned)}`)
+  // Nothing lost: between them, every record.
+  assert.deepEqual([...firstRecords, ...secondRecords].map(r => Number(String(r.value))).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i))
+})
+
 test('poll() waits for new records and returns as soon as they arrive', { skip }, async (t) => {
   const log = await openLog(t)
   const topic = await newTopic(t, log)

@@ -172,7 +172,14 @@ export class KafkaConsumer implements Consumer {
       const deadline = Date.now() + (options.timeoutMs ?? 1000)
       const signal = options.signal
       const taken: LogRecord[] = []
+      let epoch = this.#epoch
       for (;;) {
+        if (this.#epoch !== epoch) {
+          // A rebalance while records gathered toward minRecords: they were never handed out,
+          // and their partitions may have moved. The owner reads them again from the last commit.
+          taken.length = 0
+          epoch = this.#epoch
+        }
         if (this.#error !== undefined) {
           if (taken.length > 0) return taken // handed out before the error is raised, at the next poll
           const { error, fromCallback } = this.#error

@@ -289,7 +289,7 @@ export class EmbeddedConsumer implements Consumer {
     if (offsets.length === 0) return Promise.resolve()
     const copy = offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset }))
     return new Promise((resolve, reject) => {
-      this.#host.enqueueCommit({ kind: 'commit', group: this.group, memberId: this.memberId, offsets: copy, resolve, reject })
+      this.#host.enqueueCommit({ write: { kind: 'commit', group: this.group, memberId: this.memberId, offsets: copy }, resolve, reject })
     })
   }
 

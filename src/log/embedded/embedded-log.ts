@@ -46,21 +46,23 @@ const watchSlowAfterMs = 1000
 const commitChannel = channel('vigil:log:embedded:commit')
 const maintenanceErrorChannel = channel('vigil:log:maintenance:error')
 
-/** A produce() call waiting for its group commit. */
+/** A produce() call waiting for its group commit: what the writer thread writes, and how the call is settled. */
 interface QueuedProduce {
   readonly write: ProduceWrite
-  readonly timestamps: Float64Array
   readonly resolve: (metadata: RecordMetadata[]) => void
   readonly reject: (error: unknown) => void
 }
 
 /** A consumer commit waiting for its group commit. */
-export interface CommitOp extends CommitWrite {
+export interface CommitOp {
+  readonly write: CommitWrite
   readonly resolve: (value: undefined) => void
   readonly reject: (error: unknown) => void
 }
 
 type Queued = QueuedProduce | CommitOp
+
+const isProduce = (op: Queued): op is QueuedProduce => op.write.kind === 'produce'
 
 export function createEmbeddedLog (options: EmbeddedLogOptions): Log {
   return new EmbeddedLog(options)
@@ -134,7 +136,7 @@ class EmbeddedLog implements Log, ConsumerHost {
       if (records.length === 0) return Promise.resolve([])
       const packed = packProduceRecords(records, Date.now())
       return new Promise((resolve, reject) => {
-        this.#enqueue({ write: { kind: 'produce', topic: info, records: packed, partitions, used }, timestamps: packed.timestamps, resolve, reject })
+        this.#enqueue({ write: { kind: 'produce', topic: info, records: packed, partitions, used }, resolve, reject })
       })
     } catch (error) {
       return Promise.reject(error)
@@ -221,16 +223,15 @@ class EmbeddedLog implements Log, ConsumerHost {
     let take = 0
     let records = 0
     while (take < queue.length) {
-      const op = queue[take] as Queued
-      const count = 'write' in op ? op.write.partitions.length : op.offsets.length
+      const { write } = queue[take] as Queued
+      const count = write.kind === 'produce' ? write.partitions.length : write.offsets.length
       if (take > 0 && records + count > max) break
       records += count
       take++
     }
     const batch = take === queue.length ? queue : queue.slice(0, take)
     this.#queue = take === queue.length ? [] : queue.slice(take)
-    const writes = batch.map(op => 'write' in op ? op.write : { kind: op.kind, group: op.group, memberId: op.memberId, offsets: op.offsets })
-    this.#inFlight = writer.writeBatch(writes).then(
+    this.#inFlight = writer.writeBatch(batch.map(op => op.write)).then(
       outcomes => { this.#settle(batch, outcomes, records) },
       error => { for (const op of batch) op.reject(error) }
     ).finally(() => {
@@ -245,10 +246,11 @@ class EmbeddedLog implements Log, ConsumerHost {
       const op = batch[i] as Queued
       const outcome = outcomes[i]
       if (isVigilError(outcome)) {
-        if ('write' in op && outcome.code === 'VGL_LOG_TOPIC_NOT_FOUND') this.#topics.delete(op.write.topic.name)
+        if (op.write.kind === 'produce' && outcome.code === 'VGL_LOG_TOPIC_NOT_FOUND') this.#topics.delete(op.write.topic.name)
         op.reject(outcome)
-      } else if ('write' in op) {
-        op.resolve(producedMetadata(op.write.topic.name, op.write.partitions, op.timestamps, outcome as number[]))
+      } else if (isProduce(op)) {
+        // The record buffers went to the writer thread; the timestamps stayed here.
+        op.resolve(producedMetadata(op.write.topic.name, op.write.partitions, op.write.records.timestamps, outcome as number[]))
       } else {
         op.resolve(undefined)
       }

@@ -204,6 +204,14 @@ export class Archiver {
 
   /** Writes one batch to every store, then commits; false when it gave up (stopping), leaving it on the log. */
   async #writeBatch (partition: number, buffer: RecordBatch, retryForever: boolean): Promise<boolean> {
+    try {
+      return await this.#writeAndCommit(partition, buffer, retryForever)
+    } finally {
+      buffer.release()
+    }
+  }
+
+  async #writeAndCommit (partition: number, buffer: RecordBatch, retryForever: boolean): Promise<boolean> {
     const o = this.#o
     const firstOffset = buffer.offsetAt(0)
     const lastOffset = buffer.offsetAt(buffer.length - 1)

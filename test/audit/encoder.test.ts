@@ -46,6 +46,12 @@ test('a RecordBatch keeps values, offsets and timestamps as bytes, grows past it
   const first = batch.packed(0)
   first.values.fill(0)
   assert.equal(Buffer.from(batch.packed(0).values).toString('utf8', 0, 7), '{"n":0,')
+  // release() frees the batch's own buffers at once; what packed() handed out stays whole.
+  const kept = batch.packed(1234)
+  batch.release()
+  assert.equal(batch.length, 0)
+  assert.equal(Buffer.from(kept.values).toString('utf8', 0, 10), '{"n":1234,')
+  assert.equal(kept.offsets[0], 1334)
 })
 
 test('encoded lines carry their chain link, in canonical form, grouped by each record\'s own ts; the manifest and column index match the lines', () => {

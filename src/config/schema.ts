@@ -27,6 +27,7 @@ export const configSchema = Type.Object({
     embedded: Type.Object({
       groupCommitMaxRecords: Int('Most records one group commit (one transaction, one fsync) takes.', 50000, 1),
       maintenanceIntervalMs: Int('How often retention and compaction run in the background (ms).', 60000, 100),
+      checkpointIntervalMs: Int('How often a background thread copies committed WAL frames into the database file (ms), so that commits do not (SQLite\'s own checkpoint, inside the commit that crosses 1000 pages, stays as the fallback).', 500, 10),
       busyTimeoutMs: Int('How long to wait for another process holding the write lock (ms).', 5000, 0),
       sessionTimeoutMs: Int('A group member silent for this long loses its partitions (ms).', 10000, 100)
     }, { additionalProperties: false, default: {} }),

@@ -6,7 +6,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -282,6 +282,25 @@ test('a new file gets 64 KiB pages; a file made with 4 KiB pages keeps them and 
   const read = await readAll(log4k, 't', 0)
   assert.ok(read[0]?.value?.equals(big))
   assert.equal(text(read[1]?.value ?? null), 'small')
+})
+
+test('the checkpoint thread copies the WAL in the background, so the WAL restarts long before SQLite\'s own checkpoint would run', async (t) => {
+  const path = await tempDb(t)
+  const walBytes = (): number => { try { return statSync(`${path}-wal`).size } catch { return 0 } }
+  // 120 MB in commits of 1 MB. Without the thread, the commit that takes the WAL past 1000 pages
+  // (64 MB) would copy it; with it, the WAL file never gets near that.
+  const log = await openLog(t, path, { checkpointIntervalMs: 20 })
+  await log.admin.createTopic({ name: 't' })
+  const value = Buffer.alloc(16_000, 7)
+  let largest = 0
+  for (let i = 0; i < 120; i++) {
+    await log.produce('t', Array.from({ length: 64 }, () => ({ value })))
+    largest = Math.max(largest, walBytes())
+    // Now and then a moment without commits, in which the WAL can restart.
+    if (i % 5 === 4) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  assert.ok(largest < 48 * 1024 * 1024, `the WAL grew to ${largest} bytes`)
+  assert.equal((await readAll(log, 't', 0)).length, 120 * 64)
 })
 
 // ------------------------------------------------------------------------- records and reads

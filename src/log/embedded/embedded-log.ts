@@ -99,10 +99,10 @@ class EmbeddedLog implements Log, ConsumerHost {
   async connect (): Promise<void> {
     if (this.#state === 'open') return
     if (this.#state !== 'new') throw this.#closedError()
-    const { path, busyTimeoutMs, maintenanceIntervalMs } = this.#options
+    const { path, busyTimeoutMs, maintenanceIntervalMs, checkpointIntervalMs } = this.#options
     // The event loop's connection first: it creates the file and its tables.
     const store = new Store(path, busyTimeoutMs)
-    const writer = new StoreWriter({ path, busyTimeoutMs, maintenanceIntervalMs }, (error) => {
+    const writer = new StoreWriter({ path, busyTimeoutMs, maintenanceIntervalMs, checkpointIntervalMs }, (error) => {
       if (maintenanceErrorChannel.hasSubscribers) maintenanceErrorChannel.publish({ error, path })
     })
     try {

@@ -14,6 +14,7 @@ export interface WriterOptions {
   path: string
   busyTimeoutMs: number
   maintenanceIntervalMs: number
+  checkpointIntervalMs: number
 }
 
 export type WriterRequest =

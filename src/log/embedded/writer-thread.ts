@@ -2,14 +2,17 @@
  * The embedded log's writer thread (started by writer.ts): its own connection to the file, on
  * which it runs every write transaction of this process (group commits, topic changes, the
  * consumer group protocol) and the background maintenance. The SQLite work, the WAL writes and
- * the fsync of a commit happen here, so the event loop keeps answering while they run.
+ * the fsync of a commit happen here, so the event loop keeps answering while they run. It starts
+ * the checkpoint thread (checkpoint-thread.ts), so that commits do not copy the WAL themselves.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { Worker, parentPort, workerData } from 'node:worker_threads'
 import { VigilError } from '../../errors.ts'
 import { Maintenance } from './maintenance.ts'
+import type { CheckpointOptions } from './checkpoint-thread.ts'
 import { Store, type WriteOutcome } from './store.ts'
 import { errorToWire, writerCalls, type WireOutcome, type WriterCallName, type WriterOptions, type WriterReply, type WriterRequest } from './writer-protocol.ts'
 
+const checkpointThreadUrl = new URL('./checkpoint-thread.ts', import.meta.url)
 const port = parentPort
 if (port === null) throw new Error('writer-thread.ts runs as the worker thread of writer.ts')
 const options = workerData as WriterOptions
@@ -31,8 +34,10 @@ function open (): Store | undefined {
 function serve (store: Store): void {
   const maintenance = new Maintenance(store, options.maintenanceIntervalMs, error => send({ kind: 'maintenanceError', error: errorToWire(error) }))
   maintenance.start()
+  const checkpointer = startCheckpointer()
   port?.on('message', (request: WriterRequest) => {
     if (request.kind === 'close') {
+      checkpointer.postMessage('close')
       maintenance.stop().finally(() => {
         store.close()
         send({ kind: 'result', id: request.id, result: undefined })
@@ -50,6 +55,22 @@ function serve (store: Store): void {
     }
   })
   send({ kind: 'opened' })
+}
+
+/** The checkpoint thread; its failures are reported like the maintenance's (once per distinct message). */
+function startCheckpointer (): Worker {
+  const workerOptions: CheckpointOptions = { path: options.path, intervalMs: options.checkpointIntervalMs }
+  const worker = new Worker(checkpointThreadUrl, { workerData: workerOptions })
+  let last = ''
+  const report = (message: string): void => {
+    if (message === last) return
+    last = message
+    send({ kind: 'maintenanceError', error: errorToWire(new VigilError('VGL_LOG_BACKEND_ERROR', `background checkpoint of ${options.path} failed: ${message}`, { path: options.path })) })
+  }
+  worker.on('message', (message: { error: string }) => { report(message.error) })
+  worker.on('error', error => { report(error.message) })
+  worker.unref()
+  return worker
 }
 
 /** Runs one of the Store methods writer.ts may ask for (WriterCallName); anything else is refused. */

@@ -56,6 +56,11 @@ export const auditErrors = {
     status: 503,
     retryable: true
   },
+  VGL_AUDIT_FILE_UNREADABLE: {
+    summary: 'A stored audit file or object is damaged: not gzip, not Parquet, or its content does not decode. Queries skip it (as CAIPE skips unreadable S3 objects) and name it in `skipped_files`; `vigil audit verify` reports it.',
+    hint: 'Restore the named file from a trusted copy, then run `vigil audit verify`; records the log still holds can be archived again by resetting the archiver group.',
+    status: 500
+  },
   VGL_AUDIT_STORE_UNAVAILABLE: {
     summary: 'The audit store failed its probe (a .write-probe file on local disk, HeadBucket on S3).',
     hint: 'Check audit.local.path is writable, or that audit.s3.bucket exists and the credentials can reach it.',

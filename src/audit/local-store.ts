@@ -14,7 +14,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, write
 import { basename, dirname, join, relative, sep } from 'node:path'
 import { promisify } from 'node:util'
 import { gunzip, gunzipSync } from 'node:zlib'
-import { VigilError } from '../errors.ts'
+import { isVigilError, VigilError } from '../errors.ts'
 import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
@@ -146,7 +146,12 @@ export class LocalStore implements ArchiveStore {
     }
     const cached = this.#manifests.get(file.name)
     if (cached !== undefined && cached.size === info.size && cached.mtimeMs === info.mtimeMs) return cached.manifest
-    const manifest = await this.#readManifestAt(path, info.size)
+    let manifest: FileManifest | null
+    try {
+      manifest = await this.#readManifestAt(path, info.size)
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot read ${path}: ${(cause as Error).message}`, { file: file.name, cause })
+    }
     this.#manifests.set(file.name, { size: info.size, mtimeMs: info.mtimeMs, manifest })
     return manifest
   }
@@ -169,16 +174,23 @@ export class LocalStore implements ArchiveStore {
     }
   }
 
-  async #readText (path: string): Promise<string> {
+  /** The file's text; a read error as it came (ENOENT, EIO …), damaged gzip as VGL_AUDIT_FILE_UNREADABLE. */
+  async #readText (path: string, name: string): Promise<string> {
     const raw = await readFile(path)
-    return (path.endsWith('.gz') ? await gunzipAsync(raw) : raw).toString('utf8')
+    if (!path.endsWith('.gz')) return raw.toString('utf8')
+    try {
+      return (await gunzipAsync(raw)).toString('utf8')
+    } catch (cause) {
+      throw new VigilError('VGL_AUDIT_FILE_UNREADABLE', `${path} is not readable gzip: ${(cause as Error).message}`, { file: name, cause })
+    }
   }
 
   async readFile (file: StoredFile): Promise<FileContent> {
     let text: string
     try {
-      text = await this.#readText(join(this.root, file.name))
+      text = await this.#readText(join(this.root, file.name), file.name)
     } catch (cause) {
+      if (isVigilError(cause)) throw cause
       throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot read ${join(this.root, file.name)}: ${(cause as Error).message}`, { file: file.name, cause })
     }
     const rawLines = text.split('\n')
@@ -201,8 +213,9 @@ export class LocalStore implements ArchiveStore {
     const path = join(this.root, file.name)
     let text: string
     try {
-      text = await this.#readText(path)
+      text = await this.#readText(path, file.name)
     } catch (cause) {
+      if (isVigilError(cause)) throw cause
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [] // removed by retention meanwhile
       throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot read ${path}: ${(cause as Error).message}`, { file: file.name, cause })
     }

@@ -9,8 +9,12 @@
  * for any mix of exact filters and a user_email substring without reading a record. Only the
  * files that can hold a record of the requested page are read, and of those only the lines the
  * index marks are parsed.
+ *
+ * A damaged file (VGL_AUDIT_FILE_UNREADABLE) is skipped, as CAIPE skips unreadable S3 objects,
+ * and named in `skipped_files` (absent when nothing was skipped); a store that cannot be read
+ * at all still fails the query.
  */
-import { VigilError } from '../errors.ts'
+import { isVigilError, VigilError } from '../errors.ts'
 import type { FileManifest } from './integrity.ts'
 import { manifestVerdict, mapLimited, type ArchiveStore, type RecordFilter, type ScanHit, type StoredFile } from './store.ts'
 
@@ -37,6 +41,7 @@ export interface QueryResult {
   limit: number
   truncated: boolean
   next_cursor: string | null
+  skipped_files?: string[]
 }
 
 export function encodeCursor (cursor: Cursor): string {
@@ -66,6 +71,16 @@ function afterCursor (hit: ScanHit, cursor: Cursor | undefined): boolean {
 
 export async function queryStore (store: ArchiveStore, options: QueryOptions): Promise<QueryResult> {
   const { filter, limit, cursor } = options
+  const skipped: string[] = []
+  const scan = async (c: Candidate, withRecords: boolean): Promise<ScanHit[]> => {
+    try {
+      return await store.scan(c.file, filter, withRecords, c.rows)
+    } catch (error) {
+      if (!isVigilError(error) || error.code !== 'VGL_AUDIT_FILE_UNREADABLE') throw error
+      skipped.push(c.file.name)
+      return []
+    }
+  }
   const files = await store.listFiles(filter.sinceMs, filter.untilMs, options.resolution)
   const manifests = await mapLimited(files, 16, file => store.readManifest(file))
   interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined, rows: Uint8Array | undefined }
@@ -111,7 +126,7 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
         expected += c.known ?? limit
       } else if (c.known === undefined) countOnly.push(c)
     }
-    const scanned = await Promise.all(window.map(c => store.scan(c.file, filter, true, c.rows)))
+    const scanned = await Promise.all(window.map(c => scan(c, true)))
     for (let i = 0; i < window.length; i++) {
       const hits = scanned[i] as ScanHit[]
       if ((window[i] as Candidate).known === undefined) total += hits.length
@@ -119,7 +134,7 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
     }
     if (page.length >= limit) trim()
   }
-  const counts = await mapLimited(countOnly, store.scanConcurrency, async c => (await store.scan(c.file, filter, false, c.rows)).length)
+  const counts = await mapLimited(countOnly, store.scanConcurrency, async c => (await scan(c, false)).length)
   for (const n of counts) total += n
   trim()
   const records = page.map(hit => hit.record as Record<string, unknown>)
@@ -130,7 +145,8 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
     total,
     limit,
     truncated: total > limit,
-    next_cursor: more && lastHit !== undefined ? encodeCursor({ t: lastHit.tsMs, p: lastHit.partition, o: lastHit.offset, s: filter.sinceMs, u: filter.untilMs }) : null
+    next_cursor: more && lastHit !== undefined ? encodeCursor({ t: lastHit.tsMs, p: lastHit.partition, o: lastHit.offset, s: filter.sinceMs, u: filter.untilMs }) : null,
+    ...(skipped.length > 0 ? { skipped_files: skipped.sort() } : {})
   }
 }
 

@@ -224,12 +224,13 @@ export class S3Store implements ArchiveStore {
   async readFile (file: StoredFile): Promise<FileContent> {
     const bytes = await this.#get(file.name)
     let metadata: FileMetaData
+    let rows: Array<Record<string, unknown>>
     try {
       metadata = parquetMetadata(toArrayBuffer(bytes))
+      rows = await parquetReadObjects({ file: memoryBuffer(bytes), metadata, columns: [...indexColumns, 'record_json'] })
     } catch (cause) {
-      throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `s3://${this.bucket}/${file.name} is not a readable Parquet file: ${(cause as Error).message}`, { key: file.name, cause })
+      throw this.#unreadable(file.name, cause)
     }
-    const rows = await parquetReadObjects({ file: memoryBuffer(bytes), metadata, columns: [...indexColumns, 'record_json'] })
     const lines: StoredLine[] = rows.map((row, position) => {
       const record = parseObject(row.record_json)
       const line: StoredLine = { position, record }
@@ -255,6 +256,19 @@ export class S3Store implements ArchiveStore {
       if (isNotFound(cause)) return []
       throw cause
     }
+    try {
+      return await this.#scanBytes(bytes, filter, withRecords, marked)
+    } catch (cause) {
+      throw this.#unreadable(file.name, cause)
+    }
+  }
+
+  #unreadable (key: string, cause: unknown): VigilError {
+    return new VigilError('VGL_AUDIT_FILE_UNREADABLE', `s3://${this.bucket}/${key} is not a readable Parquet file: ${(cause as Error).message}`, { key, cause })
+  }
+
+  /** scan() of an object's bytes (throws when they are not Parquet as the archiver writes it). */
+  async #scanBytes (bytes: Buffer, filter: RecordFilter, withRecords: boolean, marked: number[] | undefined): Promise<ScanHit[]> {
     const buffer = memoryBuffer(bytes)
     const metadata = parquetMetadata(buffer.whole)
     // Rows that pass, with their ts: the marked rows whose ts is in range, or, without an index,

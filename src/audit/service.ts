@@ -258,8 +258,13 @@ export class AuditService {
   async query (params: Record<string, string | undefined>): Promise<QueryResult> {
     const started = process.hrtime.bigint()
     const { filter, limit, cursor, resolution } = this.parseQuery(params)
-    const result = await queryStore(this.queryStore, { filter, limit, cursor, resolution })
-    this.#metrics.queries.observe({ store: this.queryStore.kind }, Number(process.hrtime.bigint() - started) / 1e9)
+    const store = this.queryStore
+    const result = await queryStore(store, { filter, limit, cursor, resolution })
+    this.#metrics.queries.observe({ store: store.kind }, Number(process.hrtime.bigint() - started) / 1e9)
+    if (result.skipped_files !== undefined) {
+      this.#metrics.querySkippedFiles.inc({ store: store.kind }, result.skipped_files.length)
+      this.#logger.error({ store: store.kind, files: result.skipped_files }, 'audit query skipped damaged files; run `vigil audit verify` and restore them')
+    }
     return result
   }
 

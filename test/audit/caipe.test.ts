@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { readdir, rm, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { CreateBucketCommand, DeleteBucketCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { parquetMetadata } from 'hyparquet'
 import { validateConfig } from '../../src/config/load.ts'
 import { sharedS3, startAuditServer, stopSharedS3, waitArchived, waitFor, type AuditServer, type Backend } from './helpers.ts'
@@ -196,6 +196,52 @@ for (const backend of backends) {
     } while (cursor !== null)
     assert.deepEqual(seen, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0])
     assert.equal((await a.get('/v1/audit/events?cursor=not-a-cursor')).status, 400)
+  })
+
+  test(`[${backend}] 7b. a damaged stored file is skipped and named in skipped_files (CAIPE skips unreadable S3 objects); a store that cannot be read still fails the query`, async (t) => {
+    const a = await startAuditServer(t, backend)
+    await a.post(Array.from({ length: 4 }, (_, i) => ({ type: 'auth', i })))
+    await waitArchived(a, 4)
+    const clean = (await a.get('/v1/audit/events')).body
+    assert.equal(clean.total, 4)
+    assert.equal(clean.skipped_files, undefined, 'absent when nothing was skipped, as in CAIPE\'s answer')
+    // A file in the window whose bytes are not gzip / Parquet.
+    const now = new Date(Date.now() - 60_000).toISOString()
+    const stamp = `${now.slice(0, 4)}${now.slice(5, 7)}${now.slice(8, 10)}T${now.slice(11, 13)}${now.slice(14, 16)}${now.slice(17, 19)}Z`
+    const garbage = Buffer.from('these bytes were damaged on disk')
+    let damaged: string
+    if (backend === 'local') {
+      damaged = `${now.slice(0, 4)}/${now.slice(5, 7)}/${now.slice(8, 10)}/audit-${stamp}-0123456789ab.ndjson.gz`
+      await writeFile(join(a.dir, 'audit', damaged), garbage)
+    } else {
+      const { client, close } = await s3Client()
+      t.after(close)
+      damaged = `audit/${now.slice(0, 4)}/${now.slice(5, 7)}/${now.slice(8, 10)}/${now.slice(11, 13)}/${now.slice(14, 16)}/audit-${stamp}-0123456789ab.parquet`
+      await client.send(new PutObjectCommand({ Bucket: bucketOf(a), Key: damaged, Body: garbage }))
+    }
+    for (const query of ['', '?type=auth', '?user_email=nobody']) {
+      const answer = await a.get(`/v1/audit/events${query}`)
+      assert.equal(answer.status, 200, query)
+      assert.deepEqual(answer.body.skipped_files, [damaged], query)
+    }
+    const answer = (await a.get('/v1/audit/events')).body
+    assert.deepEqual(answer.records.map((r: any) => r.i).sort(), [0, 1, 2, 3])
+    assert.equal(answer.total, 4)
+    assert.ok(a.logs.some(line => line.includes('audit query skipped damaged files') && line.includes(damaged)))
+    // Unreadable is not unreachable: with the store itself gone, the query fails.
+    if (backend === 'local') {
+      // A file that cannot be read at all (EISDIR; permissions would not stop root).
+      await rm(join(a.dir, 'audit', damaged))
+      await mkdir(join(a.dir, 'audit', damaged))
+    } else {
+      const { client, close } = await s3Client()
+      t.after(close)
+      await client.send(new DeleteObjectCommand({ Bucket: bucketOf(a), Key: damaged }))
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucketOf(a) }))
+      for (const object of listed.Contents ?? []) await client.send(new DeleteObjectCommand({ Bucket: bucketOf(a), Key: object.Key }))
+      await client.send(new DeleteBucketCommand({ Bucket: bucketOf(a) }))
+    }
+    assert.equal((await a.get('/v1/audit/events')).status, 503)
   })
 
   test(`[${backend}] 8. /healthz is always ok; /readyz is 503 when the storage probe fails, else 200 with the status`, async (t) => {

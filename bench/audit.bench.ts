@@ -34,7 +34,7 @@ import { createS3Store } from '../src/audit/s3-store.ts'
 import { createAuditMetrics } from '../src/audit/metrics.ts'
 import { normaliseEvents } from '../src/audit/record.ts'
 import { queryStore } from '../src/audit/query.ts'
-import { fileHex, type ArchiveStore, type RecordFilter } from '../src/audit/store.ts'
+import { fileHex, warmManifests, type ArchiveStore, type RecordFilter } from '../src/audit/store.ts'
 import { startS3 } from '../scripts/s3.ts'
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, s3: { type: 'boolean' }, records: { type: 'string' } } })
@@ -242,11 +242,12 @@ async function benchQuery (): Promise<void> {
   const total = Number(args.records ?? 1_000_000)
   const now = Date.now()
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
-  const stores: Array<[string, ArchiveStore, () => Promise<void>]> = args.s3 === true ? [] : [['local NDJSON.gz', createLocalStore({ path: join(dir, 'audit'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 }), async () => {}]]
+  // Each store with a way to open it again, cold (as after a restart).
+  const stores: Array<[string, () => ArchiveStore, () => Promise<void>]> = args.s3 === true ? [] : [['local NDJSON.gz', () => createLocalStore({ path: join(dir, 'audit'), gzip: true, gzipLevel: 1, diskWarningPercent: 85, diskCriticalPercent: 95 }), async () => {}]]
   if (args.s3 === true) {
     // S3 runs alone (--only query --s3): moto is a Python server on the same two cores.
     const s3 = await startS3({ bucket: 'bench' })
-    stores.push(['S3 Parquet (moto)', createS3Store({ bucket: 'bench', prefix: 'audit', region: s3.region, endpointUrl: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }), () => s3.stop()])
+    stores.push(['S3 Parquet (moto)', () => createS3Store({ bucket: 'bench', prefix: 'audit', region: s3.region, endpointUrl: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }), () => s3.stop()])
   }
   const range = { sinceMs: now - 24 * 3_600_000, untilMs: now }
   const queries: Array<[string, RecordFilter]> = [
@@ -255,7 +256,8 @@ async function benchQuery (): Promise<void> {
     ['user_email=user42@ (substring: counted from the column index, page read from the newest files)', { ...range, exact: [], userEmail: 'user42@' }],
     ['window=1h, no filter', { sinceMs: now - 3_600_000, untilMs: now, exact: [] }]
   ]
-  for (const [name, store, stop] of stores) {
+  for (const [name, open, stop] of stores) {
+    const store = open()
     const t0 = performance.now()
     await fill(store, total, now)
     console.log(`query   ${name}: stored ${fmt(total)} records over 20 h in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
@@ -270,6 +272,22 @@ async function benchQuery (): Promise<void> {
       console.log(`query   ${name}, ${label}, limit 100: median ${median(times).toFixed(0)} ms (first ${times[0]?.toFixed(0)} ms, total ${fmt(result?.total ?? 0)})`)
     }
     await store.close()
+    // After a restart: the first substring query of a cold store, and of one whose manifest cache
+    // was warmed (as `vigil serve` does in the background at start).
+    const [, substring] = queries[2] as [string, RecordFilter]
+    const cold = open()
+    let q0 = performance.now()
+    await queryStore(cold, { filter: substring, limit: 100 })
+    const coldMs = performance.now() - q0
+    await cold.close()
+    const warm = open()
+    q0 = performance.now()
+    const warmed = await warmManifests(warm, range.sinceMs, range.untilMs, () => false)
+    const warmUpMs = performance.now() - q0
+    q0 = performance.now()
+    await queryStore(warm, { filter: substring, limit: 100 })
+    console.log(`query   ${name}, after a restart, the substring query: ${coldMs.toFixed(0)} ms cold; ${(performance.now() - q0).toFixed(0)} ms once the manifests are warmed (${fmt(warmed)} files in ${warmUpMs.toFixed(0)} ms, in the background at start)`)
+    await warm.close()
     await stop()
   }
   await rm(dir, { recursive: true, force: true })

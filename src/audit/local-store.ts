@@ -136,6 +136,10 @@ export class LocalStore implements ArchiveStore {
     return out
   }
 
+  manifestCacheHasRoom (): boolean {
+    return this.#manifests.hasRoom
+  }
+
   async readManifest (file: StoredFile): Promise<FileManifest | null> {
     const path = join(this.root, file.name)
     let info

@@ -93,7 +93,7 @@ export class S3Store implements ArchiveStore {
   }
 
   async writeEncoded (name: string, chunks: readonly Uint8Array[]): Promise<void> {
-    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    const body = chunks.length === 1 ? chunks[0] as Uint8Array : Buffer.concat(chunks)
     try {
       await this.client.send(new PutObjectCommand({
         Bucket: this.bucket, Key: name, Body: body, ContentType: 'application/vnd.apache.parquet'
@@ -101,7 +101,12 @@ export class S3Store implements ArchiveStore {
     } catch (cause) {
       throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot put s3://${this.bucket}/${name}: ${describeS3Error(cause)}`, { bucket: this.bucket, key: name, cause })
     }
-    this.#manifests.delete(name)
+    // The footer is in hand: cache the manifest now instead of reading it back at the next query.
+    try {
+      this.#manifests.set(name, { manifest: manifestOf(parquetMetadata(toArrayBuffer(body))) })
+    } catch {
+      this.#manifests.delete(name)
+    }
   }
 
   async exists (name: string): Promise<boolean> {
@@ -178,6 +183,10 @@ export class S3Store implements ArchiveStore {
     const files = await this.#list(this.prefix === '' ? '' : `${this.prefix}/`, cap + 1)
     const counted = files.slice(0, cap)
     return { objects: counted.length, bytes: counted.reduce((n, f) => n + f.size, 0), truncated: files.length > cap }
+  }
+
+  manifestCacheHasRoom (): boolean {
+    return this.#manifests.hasRoom
   }
 
   async readManifest (file: StoredFile): Promise<FileManifest | null> {
@@ -419,7 +428,7 @@ function memoryBuffer (bytes: Buffer): AsyncBuffer & { whole: ArrayBuffer } {
   return { byteLength: whole.byteLength, slice: (start: number, end?: number) => whole.slice(start, end), whole }
 }
 
-function toArrayBuffer (bytes: Buffer): ArrayBuffer {
+function toArrayBuffer (bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
 }
 

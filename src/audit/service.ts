@@ -16,7 +16,7 @@ import { allowedTypes, applyVerbosity, exactFilters, isoZ, normaliseEvents, pars
 import { runLocalRetention } from './retention.ts'
 import { createS3Store, type S3Store } from './s3-store.ts'
 import type { AuditConfig } from './settings.ts'
-import type { ArchiveStore, RecordFilter, StorageHealth } from './store.ts'
+import { warmManifests, type ArchiveStore, type RecordFilter, type StorageHealth } from './store.ts'
 import { verifyStore, type VerifyReport } from './verify.ts'
 
 export interface AuditServiceOptions {
@@ -57,6 +57,7 @@ export class AuditService {
   #lagTimer: NodeJS.Timeout | undefined
   #retentionTimer: NodeJS.Timeout | undefined
   #retentionRun: Promise<unknown> = Promise.resolve()
+  #warming: Promise<void> = Promise.resolve()
 
   constructor (options: AuditServiceOptions) {
     const c = options.config
@@ -117,6 +118,7 @@ export class AuditService {
     await this.#refreshLag()
     this.#lagTimer = setInterval(() => { this.#refreshLag().catch(() => {}) }, 250)
     this.#lagTimer.unref()
+    this.#warming = this.#warmManifests()
   }
 
   async stop (): Promise<void> {
@@ -124,8 +126,21 @@ export class AuditService {
     clearInterval(this.#lagTimer)
     clearInterval(this.#retentionTimer)
     await this.#retentionRun
+    await this.#warming
     await this.#archiver?.stop()
     for (const store of this.stores) await store.close()
+  }
+
+  /** In the background: the manifests of CAIPE's default query window (the last 24 h), so that the first query after a start is fast too. */
+  async #warmManifests (): Promise<void> {
+    const store = this.queryStore
+    const started = Date.now()
+    try {
+      const files = await warmManifests(store, started - 24 * 3_600_000, started, () => this.#stopping)
+      this.#logger.info({ store: store.kind, files, ms: Date.now() - started }, 'audit manifest cache warmed for the last 24 h')
+    } catch (error) {
+      if (!this.#stopping) this.#logger.warn({ err: error, store: store.kind }, 'audit manifest cache warm-up failed; queries read the manifests they need themselves')
+    }
   }
 
   /** Local retention: delete files older than retentionDays (by the newest record's ts), record them in the ledger. */

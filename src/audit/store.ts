@@ -79,6 +79,8 @@ export interface ArchiveStore {
   listAllFiles (): Promise<StoredFile[]>
   /** The file's manifest, read from its end (cached by name). */
   readManifest (file: StoredFile): Promise<FileManifest | null>
+  /** Whether the manifest cache has room left (warmManifests stops when it has none). */
+  manifestCacheHasRoom (): boolean
   /** Every line or row, for verify. */
   readFile (file: StoredFile): Promise<FileContent>
   /**
@@ -99,7 +101,7 @@ export interface ArchiveStore {
 
 /**
  * The manifests a store keeps in memory, up to `maxBytes` (estimated): beyond, the least
- * recently set are forgotten. Counting entries would not do: a manifest with its column index
+ * recently used are forgotten. Counting entries would not do: a manifest with its column index
  * is a few hundred bytes for a small file and tens of KB for a large one, and a query over a
  * day of S3 minute objects needs thousands of them at once (a cache smaller than that is read
  * again from S3 on every query).
@@ -114,7 +116,16 @@ export class ManifestCache<V extends { manifest: FileManifest | null }> {
   }
 
   get (name: string): V | undefined {
-    return this.#entries.get(name)?.value
+    const entry = this.#entries.get(name)
+    if (entry === undefined) return undefined
+    // Most recently used last: eviction takes from the front.
+    this.#entries.delete(name)
+    this.#entries.set(name, entry)
+    return entry.value
+  }
+
+  get hasRoom (): boolean {
+    return this.#bytes < this.maxBytes
   }
 
   set (name: string, value: V): void {
@@ -163,6 +174,22 @@ function stringBytes (text: string): number {
 
 /** Memory the manifest cache of a store may use unless told otherwise (audit.read.manifestCacheMb). */
 export const manifestCacheBytes = 128 * 1024 * 1024
+
+/**
+ * Reads the manifests of files in [sinceMs, untilMs] into the store's cache, newest first, until
+ * the cache is full. After a restart, the first query over CAIPE's default 24 h would otherwise
+ * read every footer itself (4.6–7 s for a day of S3 minute objects on moto). Returns how many it read.
+ */
+export async function warmManifests (store: ArchiveStore, sinceMs: number, untilMs: number, stopped: () => boolean): Promise<number> {
+  const files = (await store.listFiles(sinceMs, untilMs)).sort((a, b) => b.nameTimeMs - a.nameTimeMs)
+  let read = 0
+  await mapLimited(files, 4, async file => {
+    if (stopped() || !store.manifestCacheHasRoom()) return
+    await store.readManifest(file)
+    read++
+  })
+  return read
+}
 
 /** fn over every item, at most `limit` at a time; the results in the items' order. */
 export async function mapLimited<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -354,6 +354,36 @@ test('[s3] 9. keys are <prefix>/YYYY/MM/DD/HH/mm/audit-<ts>-<12hex>.parquet, sna
   assert.ok(storage.usage.objects >= 2)
 })
 
+test('[s3] queries read no Parquet footers: the archiver caches the manifest of each object it writes, and a restarted service warms its cache for the last 24 h', async (t) => {
+  const a = await startAuditServer(t, 's3')
+  const hours = [0, 2, 5].map(h => new Date(Date.now() - h * 3_600_000 - 1000).toISOString())
+  await a.post(hours.flatMap((ts, i) => Array.from({ length: 5 }, (_, j) => ({ type: 'auth', ts, n: i * 5 + j }))))
+  await waitArchived(a, 15)
+  const footerReads = (server: AuditServer): { count: number } => {
+    const reads = { count: 0 }
+    const client = server.service.s3?.client as S3Client
+    const send = client.send.bind(client) as (command: unknown) => Promise<unknown>
+    ;(client as unknown as { send: typeof send }).send = async command => {
+      if (command instanceof GetObjectCommand && command.input.Range?.startsWith('bytes=-') === true) reads.count++
+      return await send(command)
+    }
+    return reads
+  }
+  const before = footerReads(a)
+  assert.equal((await a.get('/v1/audit/events')).body.total, 15)
+  assert.equal(before.count, 0, 'the objects the archiver wrote are cached already')
+  await a.close()
+
+  const b = await startAuditServer(t, 's3', { s3: { bucket: bucketOf(a) } }, { dir: a.dir })
+  await waitFor(() => b.logs.some(line => line.includes('audit manifest cache warmed')), 15_000, 'the warm-up')
+  const warmed = JSON.parse(b.logs.find(line => line.includes('audit manifest cache warmed')) as string)
+  assert.equal(warmed.files, 3, 'one object per minute bucket, all in the last 24 h')
+  const after = footerReads(b)
+  const answer = (await b.get('/v1/audit/events?type=auth')).body
+  assert.equal(answer.total, 15)
+  assert.equal(after.count, 0, 'the warm-up read them')
+})
+
 test('local and S3 give the same answers to the same queries', async (t) => {
   const local = await startAuditServer(t, 'local', { partitions: 1 })
   const s3 = await startAuditServer(t, 's3', { partitions: 1 })

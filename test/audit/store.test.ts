@@ -16,15 +16,17 @@ function manifestOf (rows: number): ReturnType<typeof buildManifest> {
   return buildManifest('audit-events', 0, records)
 }
 
-test('the manifest cache keeps manifests up to its memory budget, forgetting the least recently set first', () => {
+test('the manifest cache keeps manifests up to its memory budget, forgetting the least recently used first', () => {
   const small = manifestOf(10)
   const large = manifestOf(5000)
   const cache = new ManifestCache<{ manifest: typeof small | null }>(400_000)
   for (let i = 0; i < 100; i++) cache.set(`small-${i}`, { manifest: small })
   assert.equal(cache.get('small-0')?.manifest, small, 'a hundred small manifests fit')
+  assert.equal(cache.hasRoom, true)
   cache.set('large', { manifest: large })
   assert.equal(cache.get('large')?.manifest, large, 'the entry just set stays, even when it is large')
-  assert.equal(cache.get('small-0'), undefined, 'the oldest went to make room')
+  assert.equal(cache.get('small-1'), undefined, 'the least recently used went to make room')
+  assert.equal(cache.get('small-0')?.manifest, small, 'the one just read is kept')
   cache.set('missing', { manifest: null })
   assert.deepEqual(cache.get('missing'), { manifest: null }, 'a file without a manifest is remembered too')
   cache.delete('large')
@@ -32,6 +34,7 @@ test('the manifest cache keeps manifests up to its memory budget, forgetting the
   const huge = new ManifestCache<{ manifest: typeof small }>(1)
   huge.set('only', { manifest: large })
   assert.equal(huge.get('only')?.manifest, large, 'one entry over the whole budget is still kept (until the next)')
+  assert.equal(huge.hasRoom, false)
 })
 
 /** A store in memory, one file per minute, that counts the files it is asked to read. */

@@ -81,7 +81,7 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
       return []
     }
   }
-  const files = await store.listFiles(filter.sinceMs, filter.untilMs, options.resolution)
+  const files = await store.listFiles(filter.sinceMs, filter.untilMs, { resolution: options.resolution })
   const manifests = await mapLimited(files, 16, file => store.readManifest(file))
   interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined, rows: Uint8Array | undefined }
   const candidates: Candidate[] = []

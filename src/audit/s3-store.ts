@@ -22,7 +22,7 @@ import { manifestKey, parquetColumnValue } from './parquet-format.ts'
 import { indexColumns, parseTs } from './record.ts'
 import {
   ManifestCache, compactTime, manifestCacheBytes, mapLimited, parseCompactTime, recordMatches,
-  type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
+  type ArchiveStore, type FileContent, type ListOptions, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
 export interface S3StoreOptions {
@@ -35,7 +35,14 @@ export interface S3StoreOptions {
   secretAccessKey: string
   /** Memory for cached manifests (default manifestCacheBytes). */
   manifestCacheBytes?: number
+  /** How long a listing of a prefix whose time has passed is reused (default defaultListingCacheMs; 0: never). */
+  listingCacheMs?: number
 }
+
+/** audit.s3.listingCacheMs's default. */
+export const defaultListingCacheMs = 60_000
+/** Prefixes that ended less than this long ago are listed on every query (objects still arrive there). */
+const openForMs = 10 * 60_000
 
 export const lifecycleRuleId = 'caipe-audit-retention'
 const minuteMs = 60_000
@@ -47,6 +54,9 @@ const footerBytes = 64 * 1024
 const listConcurrency = 8
 
 interface S3File extends StoredFile { size: number }
+
+/** A prefix's listing and when it was taken. */
+interface Listing { listedAt: number, files: S3File[] }
 
 export function createS3Store (options: S3StoreOptions): S3Store {
   return new S3Store(options)
@@ -60,9 +70,17 @@ export class S3Store implements ArchiveStore {
   readonly prefix: string
   readonly #options: S3StoreOptions
   readonly #manifests: ManifestCache<{ manifest: FileManifest | null }>
+  /**
+   * Listings of prefixes whose time has passed, by prefix: a query over a day lists its 24 hour
+   * prefixes, and on a busy bucket that is most of its time (1,300 keys: ~330 ms on moto).
+   * Tempo's queriers poll their blocklist the same way rather than list per query.
+   */
+  readonly #listings = new Map<string, Listing>()
+  readonly #listingCacheMs: number
 
   constructor (options: S3StoreOptions) {
     this.#manifests = new ManifestCache(options.manifestCacheBytes ?? manifestCacheBytes)
+    this.#listingCacheMs = options.listingCacheMs ?? defaultListingCacheMs
     if (options.bucket === '') {
       throw new VigilError('VGL_AUDIT_CONFIG_INVALID', 'audit.s3.bucket is empty but the backend writes to S3', { key: 'audit.s3.bucket', hint: 'Set audit.s3.bucket (or AUDIT_SERVICE_S3_BUCKET).' })
     }
@@ -101,6 +119,7 @@ export class S3Store implements ArchiveStore {
     } catch (cause) {
       throw new VigilError('VGL_AUDIT_STORE_WRITE_FAILED', `cannot put s3://${this.bucket}/${name}: ${describeS3Error(cause)}`, { bucket: this.bucket, key: name, cause })
     }
+    this.#listed(name, body.byteLength)
     // The footer is in hand: cache the manifest now instead of reading it back at the next query.
     try {
       this.#manifests.set(name, { manifest: manifestOf(parquetMetadata(toArrayBuffer(body))) })
@@ -122,26 +141,49 @@ export class S3Store implements ArchiveStore {
   async deleteFile (name: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name }))
     this.#manifests.delete(name)
+    for (const [prefix, listing] of this.#listings) {
+      if (name.startsWith(prefix)) listing.files = listing.files.filter(f => f.name !== name)
+    }
   }
 
-  async listFiles (sinceMs: number, untilMs: number, resolution: 'auto' | 'minute' | 'hour' | 'day' = 'auto'): Promise<StoredFile[]> {
+  /** Adds an object this process wrote to the cached listings that cover it. */
+  #listed (name: string, size: number): void {
+    const file = s3File(name, size)
+    if (file === undefined) return
+    for (const [prefix, listing] of this.#listings) {
+      if (name.startsWith(prefix) && !listing.files.some(f => f.name === name)) listing.files.push(file)
+    }
+  }
+
+  async listFiles (sinceMs: number, untilMs: number, options: ListOptions = {}): Promise<StoredFile[]> {
+    const resolution = options.resolution ?? 'auto'
     // CAIPE: hour prefixes for ranges up to a day (auto), day prefixes otherwise.
     const span = untilMs - sinceMs
     // The answer is the same at any granularity (keys are filtered by their time anyway); finer
     // listing only saves reading keys. Past a few hundred prefixes a coarser one is faster.
     let stepMs = resolution === 'minute' ? minuteMs : resolution === 'hour' || (resolution === 'auto' && span <= dayMs) ? hourMs : dayMs
     while (stepMs < dayMs && span / stepMs > 200) stepMs = stepMs === minuteMs ? hourMs : dayMs
-    const prefixes: string[] = []
+    const prefixes: Array<{ prefix: string, endMs: number }> = []
     for (let t = Math.floor(sinceMs / stepMs) * stepMs; t <= untilMs; t += stepMs) {
       const iso = new Date(t).toISOString()
       const parts = [iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10)]
       if (stepMs <= hourMs) parts.push(iso.slice(11, 13))
       if (stepMs === minuteMs) parts.push(iso.slice(14, 16))
-      prefixes.push(this.#key(parts.join('/') + '/'))
+      prefixes.push({ prefix: this.#key(parts.join('/') + '/'), endMs: t + stepMs })
     }
+    const now = Date.now()
+    const reuse = options.fresh !== true && this.#listingCacheMs > 0
+    for (const [prefix, listing] of this.#listings) if (now - listing.listedAt >= this.#listingCacheMs) this.#listings.delete(prefix)
     // Prefixes are listed side by side: one after the other, a day's 24 hour prefixes cost 24
     // round trips (and an S3-compatible server may take long for each).
-    const listed = await mapLimited(prefixes, listConcurrency, prefix => this.#list(prefix))
+    const listed = await mapLimited(prefixes, listConcurrency, async ({ prefix, endMs }) => {
+      const cacheable = reuse && endMs <= now - openForMs
+      const known = cacheable ? this.#listings.get(prefix) : undefined
+      if (known !== undefined) return known.files
+      const files = await this.#list(prefix)
+      if (cacheable) this.#listings.set(prefix, { listedAt: now, files })
+      return files
+    })
     const files: StoredFile[] = []
     for (const file of listed.flat()) {
       if (file.bucketTimeMs + minuteMs <= sinceMs || file.bucketTimeMs > untilMs) continue
@@ -166,11 +208,9 @@ export class S3Store implements ArchiveStore {
         throw new VigilError('VGL_AUDIT_STORE_READ_FAILED', `cannot list s3://${this.bucket}/${prefix}: ${describeS3Error(cause)}`, { bucket: this.bucket, prefix, cause })
       }
       for (const object of page.Contents ?? []) {
-        const key = object.Key ?? ''
-        const m = keyPattern.exec(key)
-        if (m === null) continue
-        const bucketTimeMs = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]))
-        out.push({ name: key, bucketTimeMs, nameTimeMs: parseCompactTime(m[6] as string), size: object.Size ?? 0 })
+        const file = s3File(object.Key ?? '', object.Size ?? 0)
+        if (file === undefined) continue
+        out.push(file)
         if (out.length >= cap) return out
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined
@@ -426,6 +466,14 @@ function markedRows (rows: Uint8Array): number[] {
 function memoryBuffer (bytes: Buffer): AsyncBuffer & { whole: ArrayBuffer } {
   const whole = toArrayBuffer(bytes)
   return { byteLength: whole.byteLength, slice: (start: number, end?: number) => whole.slice(start, end), whole }
+}
+
+/** An audit object's key as a StoredFile (undefined for other keys). */
+function s3File (key: string, size: number): S3File | undefined {
+  const m = keyPattern.exec(key)
+  if (m === null) return undefined
+  const bucketTimeMs = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]))
+  return { name: key, bucketTimeMs, nameTimeMs: parseCompactTime(m[6] as string), size }
 }
 
 function toArrayBuffer (bytes: Uint8Array): ArrayBuffer {

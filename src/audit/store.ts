@@ -60,6 +60,13 @@ export interface StorageHealth {
   [extra: string]: unknown
 }
 
+export interface ListOptions {
+  /** Listing granularity (S3; CAIPE's time_resolution). */
+  resolution?: 'auto' | 'minute' | 'hour' | 'day' | undefined
+  /** List every prefix now, reusing no cached listing (verify). */
+  fresh?: boolean
+}
+
 export interface ArchiveStore {
   readonly kind: 'local' | 's3'
   /** How many files a query reads at once (disk: a few; S3: more, to hide request latency). */
@@ -75,7 +82,7 @@ export interface ArchiveStore {
   exists (name: string): Promise<boolean>
   deleteFile (name: string): Promise<void>
   /** Files whose bucket may hold records of [sinceMs, untilMs], pruned by the time in their path and name. */
-  listFiles (sinceMs: number, untilMs: number, resolution?: 'auto' | 'minute' | 'hour' | 'day'): Promise<StoredFile[]>
+  listFiles (sinceMs: number, untilMs: number, options?: ListOptions): Promise<StoredFile[]>
   listAllFiles (): Promise<StoredFile[]>
   /** The file's manifest, read from its end (cached by name). */
   readManifest (file: StoredFile): Promise<FileManifest | null>

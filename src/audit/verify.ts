@@ -64,7 +64,7 @@ export async function verifyStore (store: ArchiveStore, options: VerifyOptions):
   const ranged = options.sinceMs !== undefined || options.untilMs !== undefined
   const allFiles = await store.listAllFiles()
   const inRange = ranged
-    ? await store.listFiles(options.sinceMs ?? 0, options.untilMs ?? Date.now() + 86_400_000)
+    ? await store.listFiles(options.sinceMs ?? 0, options.untilMs ?? Date.now() + 86_400_000, { fresh: true })
     : allFiles
   let records = 0
   const seen = new Map<number, Seen[]>()

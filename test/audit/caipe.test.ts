@@ -12,7 +12,9 @@ import { gzipSync } from 'node:zlib'
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { parquetMetadata } from 'hyparquet'
 import { validateConfig } from '../../src/config/load.ts'
-import { sharedS3, startAuditServer, stopSharedS3, waitArchived, waitFor, type AuditServer, type Backend } from './helpers.ts'
+import { createS3Store, type S3Store } from '../../src/audit/s3-store.ts'
+import type { ListOptions } from '../../src/audit/store.ts'
+import { createBucket, sharedS3, startAuditServer, stopSharedS3, waitArchived, waitFor, type AuditServer, type Backend } from './helpers.ts'
 
 after(stopSharedS3)
 
@@ -382,6 +384,48 @@ test('[s3] queries read no Parquet footers: the archiver caches the manifest of 
   const answer = (await b.get('/v1/audit/events?type=auth')).body
   assert.equal(answer.total, 15)
   assert.equal(after.count, 0, 'the warm-up read them')
+})
+
+test('[s3] queries reuse the listing of a prefix whose hour has passed for listingCacheMs; this process\'s writes and deletes show at once, the newest prefixes are always listed, verify lists afresh', async (t) => {
+  const server = await sharedS3()
+  const bucket = await createBucket(server)
+  const settings = { bucket, prefix: 'audit', region: server.region, endpointUrl: server.endpoint, forcePathStyle: true, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey }
+  const ours = createS3Store({ ...settings, listingCacheMs: 60_000 })
+  const other = createS3Store(settings) // another writer on the bucket
+  const caipeLike = createS3Store({ ...settings, listingCacheMs: 0 })
+  t.after(async () => { await ours.close(); await other.close(); await caipeLike.close() })
+  let lists = 0
+  const send = ours.client.send.bind(ours.client) as (command: unknown) => Promise<unknown>
+  ;(ours.client as unknown as { send: typeof send }).send = async command => {
+    if (command instanceof ListObjectsV2Command) lists++
+    return await send(command)
+  }
+  const now = Date.now()
+  const put = async (store: S3Store, atMs: number, hex: string): Promise<string> => {
+    const name = store.fileName(Math.floor(atMs / 60_000) * 60_000, atMs, hex)
+    await store.writeEncoded(name, [Buffer.from('not Parquet: listing is all this test looks at')])
+    return name
+  }
+  // CAIPE's default window (24 h: hour prefixes), ending a little ahead so that it covers the writes below.
+  const until = now + 5 * 60_000
+  const names = async (options: ListOptions = {}): Promise<string[]> => (await ours.listFiles(until - 86_400_000, until, options)).map(f => f.name).sort()
+  const old = now - 3 * 3_600_000
+  const x = await put(ours, old, '00000000000a')
+  assert.deepEqual(await names(), [x])
+  lists = 0
+  assert.deepEqual(await names(), [x])
+  assert.ok(lists <= 2, `only the newest prefixes are listed again (${lists} listings for 25 hour prefixes)`)
+  const y = await put(other, old, '00000000000b')
+  assert.deepEqual(await names(), [x], 'another writer\'s object in a past hour shows after at most listingCacheMs')
+  assert.deepEqual(await names({ fresh: true }), [x, y], 'fresh (verify) lists every prefix')
+  const z = await put(ours, old + 1000, '00000000000c')
+  assert.ok((await names()).includes(z), 'what this process writes shows at once')
+  const w = await put(other, Date.now(), '00000000000d')
+  assert.ok((await names()).includes(w), 'the newest prefixes are always listed')
+  await ours.deleteFile(x)
+  assert.equal((await names()).includes(x), false, 'what this process deletes goes at once')
+  const all = (await caipeLike.listFiles(until - 86_400_000, until)).map(f => f.name).sort()
+  assert.deepEqual(all, [y, z, w].sort(), 'listingCacheMs 0 lists every prefix, as CAIPE does')
 })
 
 test('local and S3 give the same answers to the same queries', async (t) => {

@@ -17,7 +17,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +30,7 @@ const projectRoot = fileURLToPath(new URL('../', import.meta.url))
 const venv = join(projectRoot, '.cache', 's3', 'moto-venv')
 const marker = join(venv, `.vigil-moto-${motoVersion}`)
 const host = '127.0.0.1'
+const installTimeoutMs = 15 * 60_000
 
 export interface S3Server {
   /** e.g. http://127.0.0.1:43117 */
@@ -56,26 +57,61 @@ export function motoServer (log: (line: string) => void = () => {}): Promise<str
   installing ??= (async () => {
     const exe = join(venv, 'bin', 'moto_server')
     if (existsSync(marker) && existsSync(exe)) return exe
-    const python = process.env.PYTHON ?? 'python3'
-    log(`installing moto[server]==${motoVersion} from PyPI into ${venv} (once)`)
     await mkdir(join(projectRoot, '.cache', 's3'), { recursive: true })
-    try {
-      if (!existsSync(join(venv, 'bin', 'pip'))) await run(python, ['-m', 'venv', venv], { timeout: 120_000 })
-      await run(join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `moto[server]==${motoVersion}`], { timeout: 15 * 60_000, maxBuffer: 16 * 1024 * 1024 })
-    } catch (cause) {
-      const e = cause as NodeJS.ErrnoException & { stderr?: string }
-      const hint = e.code === 'ENOENT'
-        ? 'Install Python 3 with venv (Debian: apt-get install python3-venv) or set PYTHON.'
-        : 'Check network access to PyPI (or a mirror in pip.conf).'
-      throw new Error(`cannot install moto[server]==${motoVersion}: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join('\n')}\n  hint: ${hint}`, { cause })
-    }
-    await writeFile(marker, `${motoVersion}\n`)
-    return exe
+    // Test files run in parallel processes: one installs, the others wait for it (two pip
+    // installs into one venv broke a moto that had just started, on a clean clone).
+    return await withInstallLock(async () => {
+      if (existsSync(marker) && existsSync(exe)) return exe
+      await install(log)
+      return exe
+    })
   })().catch((error: unknown) => {
     installing = undefined
     throw error
   })
   return installing
+}
+
+async function install (log: (line: string) => void): Promise<void> {
+  const python = process.env.PYTHON ?? 'python3'
+  log(`installing moto[server]==${motoVersion} from PyPI into ${venv} (once)`)
+  try {
+    if (!existsSync(join(venv, 'bin', 'pip'))) await run(python, ['-m', 'venv', venv], { timeout: 120_000 })
+    await run(join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `moto[server]==${motoVersion}`], { timeout: installTimeoutMs, maxBuffer: 16 * 1024 * 1024 })
+  } catch (cause) {
+    const e = cause as NodeJS.ErrnoException & { stderr?: string }
+    const hint = e.code === 'ENOENT'
+      ? 'Install Python 3 with venv (Debian: apt-get install python3-venv) or set PYTHON.'
+      : 'Check network access to PyPI (or a mirror in pip.conf).'
+    throw new Error(`cannot install moto[server]==${motoVersion}: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join('\n')}\n  hint: ${hint}`, { cause })
+  }
+  await writeFile(marker, `${motoVersion}\n`)
+}
+
+async function logTail (file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '')
+  return text.trim().split('\n').slice(-15).join('\n')
+}
+
+/** Runs `fn` holding .cache/s3/install.lock (a directory: mkdir is atomic); a lock older than an install may take is taken over. */
+async function withInstallLock<T> (fn: () => Promise<T>): Promise<T> {
+  const lock = join(projectRoot, '.cache', 's3', 'install.lock')
+  for (;;) {
+    try {
+      await mkdir(lock)
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    const since = await stat(lock).then(s => s.mtimeMs, () => Date.now())
+    if (Date.now() - since > installTimeoutMs + 120_000) await rm(lock, { recursive: true, force: true })
+    else await sleep(500)
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
 }
 
 const launcher = `exec 3<&0
@@ -117,7 +153,7 @@ export async function startS3 (options: StartS3Options = {}): Promise<S3Server> 
   }
   const deadline = Date.now() + 60_000
   for (;;) {
-    if (exited) throw new Error(`moto_server exited while starting; see ${logFile}`)
+    if (exited) throw new Error(`moto_server exited while starting; the end of ${logFile}:\n${await logTail(logFile)}`)
     try {
       const response = await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(1000) })
       await response.arrayBuffer()
@@ -125,7 +161,7 @@ export async function startS3 (options: StartS3Options = {}): Promise<S3Server> 
     } catch {}
     if (Date.now() > deadline) {
       await stop()
-      throw new Error(`moto_server on ${endpoint} did not answer within 60 s; see ${logFile}`)
+      throw new Error(`moto_server on ${endpoint} did not answer within 60 s; the end of ${logFile}:\n${await logTail(logFile)}`)
     }
     await sleep(100)
   }

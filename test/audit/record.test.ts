@@ -26,6 +26,11 @@ test('normalisation follows CAIPE: uuid4 id, UTC ts …Z, unknown fields kept, n
   assert.equal(b?.ts, '2026-01-01T00:00:00+02:00')
   assert.equal(b?.audit_event_id, 'mine')
   assert.equal(c?.ts, '2026-06-20T01:00:00Z')
+  // Ids made for one batch: every one a UUIDv4, none repeated, in and across batches.
+  const uuid4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  const ids = [...normaliseEvents(Array.from({ length: 5000 }, () => ({}))), ...normaliseEvents([{}, {}])].map(r => r.audit_event_id)
+  for (const id of ids) assert.match(id, uuid4)
+  assert.equal(new Set(ids).size, ids.length)
 })
 
 test('a wrong type is a 400 naming the event index and the field (CAIPE: 500)', () => {

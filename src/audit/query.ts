@@ -71,6 +71,7 @@ function afterCursor (hit: ScanHit, cursor: Cursor | undefined): boolean {
 
 export async function queryStore (store: ArchiveStore, options: QueryOptions): Promise<QueryResult> {
   const { filter, limit, cursor } = options
+  interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined, rows: Uint8Array | undefined }
   const skipped: string[] = []
   const scan = async (c: Candidate, withRecords: boolean): Promise<ScanHit[]> => {
     try {
@@ -83,7 +84,6 @@ export async function queryStore (store: ArchiveStore, options: QueryOptions): P
   }
   const files = await store.listFiles(filter.sinceMs, filter.untilMs, { resolution: options.resolution })
   const manifests = await mapLimited(files, 16, file => store.readManifest(file))
-  interface Candidate { file: StoredFile, manifest: FileManifest | null, maxTs: number, minTs: number, known: number | undefined, rows: Uint8Array | undefined }
   const candidates: Candidate[] = []
   let total = 0
   for (let i = 0; i < files.length; i++) {

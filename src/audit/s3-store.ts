@@ -40,7 +40,7 @@ export interface S3StoreOptions {
 }
 
 /** audit.s3.listingCacheMs's default. */
-export const defaultListingCacheMs = 60_000
+const defaultListingCacheMs = 60_000
 /** Prefixes that ended less than this long ago are listed on every query (objects still arrive there). */
 const openForMs = 10 * 60_000
 

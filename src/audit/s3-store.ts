@@ -37,10 +37,14 @@ export interface S3StoreOptions {
   manifestCacheBytes?: number
   /** How long a listing of a prefix whose time has passed is reused (default defaultListingCacheMs; 0: never). */
   listingCacheMs?: number
+  /** Longest one request may take (default defaultRequestTimeoutMs; 0: no limit). */
+  requestTimeoutMs?: number
 }
 
 /** audit.s3.listingCacheMs's default. */
 const defaultListingCacheMs = 60_000
+/** audit.s3.requestTimeoutMs's default. */
+const defaultRequestTimeoutMs = 30_000
 /** Prefixes that ended less than this long ago are listed on every query (objects still arrive there). */
 const openForMs = 10 * 60_000
 
@@ -87,8 +91,13 @@ export class S3Store implements ArchiveStore {
     this.#options = options
     this.bucket = options.bucket
     this.prefix = options.prefix.replace(/^\/+|\/+$/g, '')
+    const timeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs
     this.client = new S3Client({
       region: options.region,
+      // Without a limit, a server that accepts the connection and never answers holds the
+      // archiver (and its batches) and every query forever. The SDK only warns on a request
+      // timeout unless told to throw.
+      ...(timeoutMs > 0 ? { requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true } } : {}),
       ...(options.endpointUrl === '' ? {} : { endpoint: options.endpointUrl }),
       forcePathStyle: options.forcePathStyle,
       ...(options.accessKeyId === '' ? {} : { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }),

@@ -131,6 +131,7 @@ export const configSchema = Type.Object({
       accessKeyId: Str('Access key id; empty uses the AWS SDK\'s default chain (AWS_ACCESS_KEY_ID, profiles, instance roles).', ''),
       secretAccessKey: Type.String({ description: 'Secret access key (never logged).', default: '', secret: true }),
       retentionDays: Int('Parsed for CAIPE compatibility and shown by GET /v1/audit/retention; like CAIPE, only PUT /v1/audit/retention changes the lifecycle rule. CAIPE: AUDIT_SERVICE_S3_RETENTION_DAYS.', 0, 0),
+      requestTimeoutMs: Int('Longest one S3 request may take, connecting included, before it fails (ms); the SDK tries 3 times, then a failed archive write is retried with backoff and a failed query answers 503. 0 waits forever.', 30000, 0),
       listingCacheMs: Int('How long queries reuse the listing of an hour or day prefix that ended over 10 minutes ago (ms). Objects this process writes or deletes update it at once; objects other writers put in such a prefix (late records) show after at most this long. The newest prefixes are always listed. 0 lists every prefix on every query, as CAIPE does.', 60000, 0)
     }, { additionalProperties: false, default: {} }),
     checkpoint: Type.Object({

@@ -7,11 +7,13 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { readdir, rm, writeFile, mkdir } from 'node:fs/promises'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { parquetMetadata } from 'hyparquet'
 import { validateConfig } from '../../src/config/load.ts'
+import { isVigilError } from '../../src/errors.ts'
 import { createS3Store, type S3Store } from '../../src/audit/s3-store.ts'
 import type { ListOptions } from '../../src/audit/store.ts'
 import { createBucket, sharedS3, startAuditServer, stopSharedS3, waitArchived, waitFor, type AuditServer, type Backend } from './helpers.ts'
@@ -426,6 +428,20 @@ test('[s3] queries reuse the listing of a prefix whose hour has passed for listi
   assert.equal((await names()).includes(x), false, 'what this process deletes goes at once')
   const all = (await caipeLike.listFiles(until - 86_400_000, until)).map(f => f.name).sort()
   assert.deepEqual(all, [y, z, w].sort(), 'listingCacheMs 0 lists every prefix, as CAIPE does')
+})
+
+test('[s3] an S3 endpoint that accepts connections and never answers fails reads and writes after requestTimeoutMs (3 tries), instead of holding them forever', async (t) => {
+  const sockets = new Set<Socket>()
+  const silent = createServer(socket => { sockets.add(socket) }) // reads nothing, answers nothing
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+  t.after(() => { for (const socket of sockets) socket.destroy(); silent.close() })
+  const port = (silent.address() as AddressInfo).port
+  const store = createS3Store({ bucket: 'audit', prefix: 'audit', region: 'us-east-1', endpointUrl: `http://127.0.0.1:${port}`, forcePathStyle: true, accessKeyId: 'k', secretAccessKey: 's', requestTimeoutMs: 200 })
+  t.after(() => store.close())
+  const started = Date.now()
+  await assert.rejects(store.listFiles(Date.now() - 3_600_000, Date.now()), (e: unknown) => isVigilError(e, 'VGL_AUDIT_STORE_READ_FAILED'))
+  await assert.rejects(store.writeEncoded(store.fileName(Date.now(), Date.now(), '00000000000e'), [Buffer.from('x')]), (e: unknown) => isVigilError(e, 'VGL_AUDIT_STORE_WRITE_FAILED'))
+  assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`)
 })
 
 test('local and S3 give the same answers to the same queries', async (t) => {

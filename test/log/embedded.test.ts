@@ -6,7 +6,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -301,6 +301,29 @@ test('the checkpoint thread copies the WAL in the background, so the WAL restart
   }
   assert.ok(largest < 48 * 1024 * 1024, `the WAL grew to ${largest} bytes`)
   assert.equal((await readAll(log, 't', 0)).length, 120 * 64)
+})
+
+test('the log\'s threads hold the file exactly from connect() to close(): three connections once connected, none once closed', { skip: !existsSync('/proc/self/fd') && 'needs /proc' }, async (t) => {
+  // A thread still starting after connect(), or still open after close(), reopened the file under
+  // a caller removing its directory (a CI run failed with ENOTEMPTY that way).
+  const handles = (path: string): number => readdirSync('/proc/self/fd').filter(fd => {
+    try { return readlinkSync(`/proc/self/fd/${fd}`) === path } catch { return false }
+  }).length
+  for (let i = 0; i < 4; i++) {
+    const path = await tempDb(t)
+    const log = createLog(path, { checkpointIntervalMs: 10 })
+    t.after(() => log.close())
+    await log.connect()
+    assert.equal(handles(path), 3, 'the event loop, the writer thread and the checkpoint thread')
+    if (i % 2 === 1) {
+      await log.admin.createTopic({ name: 't' })
+      await log.produce('t', [{ value: Buffer.from('x') }])
+    }
+    await log.close()
+    assert.equal(handles(path), 0)
+    // The last connection to close removes the WAL and its index.
+    assert.equal(existsSync(`${path}-wal`) || existsSync(`${path}-shm`), false)
+  }
 })
 
 // ------------------------------------------------------------------------- records and reads

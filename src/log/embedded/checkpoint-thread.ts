@@ -32,6 +32,7 @@ const options = workerData as CheckpointOptions
 // holding the file's checkpoint lock means the work is being done.
 const db = new DatabaseSync(options.path, { timeout: 0 })
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+port.postMessage({ opened: true })
 
 const timer = setInterval(() => {
   try {

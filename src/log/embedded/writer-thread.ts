@@ -19,7 +19,7 @@ const options = workerData as WriterOptions
 const send = (reply: WriterReply): void => { port.postMessage(reply) }
 
 const store = open()
-if (store !== undefined) serve(store)
+if (store !== undefined) serve(store).catch(() => {})
 
 function open (): Store | undefined {
   try {
@@ -31,14 +31,18 @@ function open (): Store | undefined {
   }
 }
 
-function serve (store: Store): void {
+async function serve (store: Store): Promise<void> {
   const maintenance = new Maintenance(store, options.maintenanceIntervalMs, error => send({ kind: 'maintenanceError', error: errorToWire(error) }))
   maintenance.start()
+  // The log counts as open once every thread has its connection, so that between connect() and
+  // close() resolving, and only then, something of the log has the file open.
   const checkpointer = startCheckpointer()
+  await checkpointer.ready
   port?.on('message', (request: WriterRequest) => {
     if (request.kind === 'close') {
-      checkpointer.postMessage('close')
-      maintenance.stop().finally(() => {
+      // The checkpoint thread's connection is closed before the close is answered: a caller that
+      // then removes the file (tests, a deleted topic's directory) must find nothing reopening it.
+      Promise.allSettled([checkpointer.stop(), maintenance.stop()]).finally(() => {
         store.close()
         send({ kind: 'result', id: request.id, result: undefined })
         port.close()
@@ -58,7 +62,7 @@ function serve (store: Store): void {
 }
 
 /** The checkpoint thread; its failures are reported like the maintenance's (once per distinct message). */
-function startCheckpointer (): Worker {
+function startCheckpointer (): { ready: Promise<void>, stop: () => Promise<void> } {
   const workerOptions: CheckpointOptions = { path: options.path, intervalMs: options.checkpointIntervalMs }
   const worker = new Worker(checkpointThreadUrl, { workerData: workerOptions })
   let last = ''
@@ -67,10 +71,26 @@ function startCheckpointer (): Worker {
     last = message
     send({ kind: 'maintenanceError', error: errorToWire(new VigilError('VGL_LOG_BACKEND_ERROR', `background checkpoint of ${options.path} failed: ${message}`, { path: options.path })) })
   }
-  worker.on('message', (message: { error: string }) => { report(message.error) })
-  worker.on('error', error => { report(error.message) })
-  worker.unref()
-  return worker
+  let opened: () => void = () => {}
+  // Ready once its connection is open, or once it failed (SQLite's own checkpoint then does the
+  // work). Until then it keeps this thread alive; afterwards the port to writer.ts does.
+  const ready = new Promise<void>(resolve => { opened = resolve }).then(() => { worker.unref() })
+  worker.on('message', (message: { opened: true } | { error: string }) => {
+    if ('opened' in message) opened()
+    else report(message.error)
+  })
+  worker.on('error', error => { report(error.message); opened() })
+  const exited = new Promise<void>(resolve => worker.once('exit', () => { opened(); resolve() }))
+  return {
+    ready,
+    /** Asks it to close its connection and waits until it has exited (ending it if a checkpoint hangs). */
+    stop: async () => {
+      worker.postMessage('close')
+      const stuck = setTimeout(() => { worker.terminate().catch(() => {}) }, 10_000)
+      await exited
+      clearTimeout(stuck)
+    }
+  }
 }
 
 /** Runs one of the Store methods writer.ts may ask for (WriterCallName); anything else is refused. */

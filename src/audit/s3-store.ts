@@ -131,7 +131,7 @@ export class S3Store implements ArchiveStore {
     this.#listed(name, body.byteLength)
     // The footer is in hand: cache the manifest now instead of reading it back at the next query.
     try {
-      this.#manifests.set(name, { manifest: manifestOf(parquetMetadata(toArrayBuffer(body))) })
+      this.#manifests.set(name, { manifest: manifestOf(parquetMetadata(toArrayBuffer(body.subarray(body.byteLength - footerLength(body))))) })
     } catch {
       this.#manifests.delete(name)
     }
@@ -251,8 +251,8 @@ export class S3Store implements ArchiveStore {
     let metadata: FileMetaData
     try {
       // The footer's length is in the object's last 8 bytes: fetch exactly that much when the first read was short.
-      const footerLength = tail.length >= 8 ? tail.readUInt32LE(tail.length - 8) + 8 : 0
-      if (footerLength > tail.length) tail = await this.#get(file.name, `bytes=-${footerLength}`)
+      const length = footerLength(tail)
+      if (length > tail.length) tail = await this.#get(file.name, `bytes=-${length}`)
       metadata = parquetMetadata(toArrayBuffer(tail))
     } catch {
       // A damaged object: read it whole.
@@ -483,6 +483,12 @@ function s3File (key: string, size: number): S3File | undefined {
   if (m === null) return undefined
   const bucketTimeMs = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]))
   return { name: key, bucketTimeMs, nameTimeMs: parseCompactTime(m[6] as string), size }
+}
+
+/** Bytes at the end of a Parquet object that hold its footer (metadata, its length, the magic); 0 when too short to say. */
+function footerLength (bytes: Uint8Array): number {
+  if (bytes.byteLength < 8) return 0
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.byteLength - 8, true) + 8
 }
 
 function toArrayBuffer (bytes: Uint8Array): ArrayBuffer {

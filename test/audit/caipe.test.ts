@@ -386,6 +386,12 @@ test('[s3] queries read no Parquet footers: the archiver caches the manifest of 
   const answer = (await b.get('/v1/audit/events?type=auth')).body
   assert.equal(answer.total, 15)
   assert.equal(after.count, 0, 'the warm-up read them')
+
+  // With the store gone at start, the warm-up fails with a warning and the service runs on.
+  const c = await startAuditServer(t, 's3', { s3: { bucket: `missing-${randomUUID().slice(0, 8)}` } })
+  await waitFor(() => c.logs.some(line => line.includes('audit manifest cache warm-up failed')), 15_000, 'the warm-up to give up')
+  assert.deepEqual((await c.get('/healthz')).body, { status: 'ok' })
+  assert.equal((await c.get('/v1/audit/events')).status, 503)
 })
 
 test('[s3] queries reuse the listing of a prefix whose hour has passed for listingCacheMs; this process\'s writes and deletes show at once, the newest prefixes are always listed, verify lists afresh', async (t) => {

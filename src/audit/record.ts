@@ -9,6 +9,7 @@
  */
 import { createHash, randomFillSync } from 'node:crypto'
 import { VigilError } from '../errors.ts'
+import { sortKeys } from './canonical.ts'
 
 /** One stored audit record: CAIPE's fields plus whatever else the producer sent. */
 export type AuditRecord = Record<string, unknown> & { audit_event_id: string, ts: string }
@@ -74,7 +75,7 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
     const event = events[i] as Record<string, unknown>
     // Keys go in in RFC 8785 order (the defaults at their place), so the record's JSON text is
     // already canonical and the archiver's hashing takes canonicalize()'s fast path.
-    const keys = sortedKeys(event)
+    const keys = sortKeys(Object.keys(event))
     const record: Record<string, unknown> = {}
     for (const key of keys) {
       if (record.audit_event_id === undefined && key > 'audit_event_id') record.audit_event_id = (ids ??= new UuidBatch(events.length)).take()
@@ -264,15 +265,6 @@ export function allowedTypes (preset: string): ReadonlySet<string> | null {
 export function applyVerbosity<T extends Record<string, unknown>> (events: T[], allowed: ReadonlySet<string> | null): T[] {
   if (allowed === null) return events
   return events.filter(e => typeof e.type === 'string' && allowed.has(e.type))
-}
-
-/** The object's own keys in JCS order (UTF-16 code units), sorting only when they are not already. */
-function sortedKeys (value: Record<string, unknown>): string[] {
-  const keys = Object.keys(value)
-  for (let i = 1; i < keys.length; i++) {
-    if (!((keys[i - 1] as string) < (keys[i] as string))) return keys.sort()
-  }
-  return keys
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { allowedTypes, applyVerbosity, normaliseEvents, parseIsoTime, payloadEvents, subjectHash } from '../../src/audit/record.ts'
-import { canonicalize } from '../../src/audit/canonical.ts'
+import { canonicalize, sortKeys } from '../../src/audit/canonical.ts'
 import { resolveAuditConfig } from '../../src/audit/settings.ts'
 import { validateConfig } from '../../src/config/load.ts'
 import { isVigilError } from '../../src/errors.ts'
@@ -86,6 +86,20 @@ test('RFC 8785 canonical JSON: sorted keys, ES number form, JSON.stringify strin
   assert.equal(canonicalize({ numbers: [333333333.3333333, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], string: '\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/', literals: [null, true, false] }),
     '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}')
   assert.throws(() => canonicalize({ a: Number.NaN }))
+})
+
+test('sortKeys orders keys as Array.prototype.sort does (UTF-16 code units), by insertion up to 32 keys and by sort above', () => {
+  const alphabet = ['a', 'B', '_', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33', '\r', 'aa', 'a_', '']
+  let seed = 7
+  const random = (n: number): number => { seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31; return seed % n }
+  for (const size of [0, 1, 2, 12, 32, 33, 200]) {
+    for (let round = 0; round < 20; round++) {
+      const keys = new Set<string>()
+      while (keys.size < size) keys.add(Array.from({ length: 1 + random(3) }, () => alphabet[random(alphabet.length)]).join(''))
+      const shuffled = [...keys].sort(() => random(3) - 1)
+      assert.deepEqual(sortKeys([...shuffled]), [...shuffled].sort(), `${size} keys`)
+    }
+  }
 })
 
 test('CAIPE environment variables are aliases of the audit config, parsed as CAIPE parses them', () => {

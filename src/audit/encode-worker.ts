@@ -1,13 +1,18 @@
 /** An encoder thread of encode-pool.ts: encodes batches and hands the file bytes back without copying them. */
-import { readlinkSync } from 'node:fs'
-import { setPriority } from 'node:os'
 import { parentPort } from 'node:worker_threads'
+import { currentThreadId, idleThread } from '../thread-priority.ts'
 import { encodeBatch, type EncodeRequest } from './batch-encoder.ts'
 
 const port = parentPort
 if (port === null) throw new Error('encode-worker.ts runs as a worker thread of encode-pool.ts')
 
-lowerPriority()
+// Archiving can wait, acknowledging cannot: this thread runs at SCHED_IDLE (thread-priority.ts;
+// nice +10 where that fails), so that when the CPUs are busy the event loop (HTTP, the log's group
+// commit) gets them first, and the archiver catches up from the log's backlog once ingestion slows
+// down (a backlog over audit.maxBacklogRecords is refused with 503, so it cannot grow without
+// bound). Linux only; elsewhere the thread keeps the process's priority.
+const tid = currentThreadId()
+if (tid !== undefined) idleThread(tid, 10).catch(() => {})
 
 port.on('message', ({ request }: { request: EncodeRequest }) => {
   try {
@@ -23,18 +28,3 @@ port.on('message', ({ request }: { request: EncodeRequest }) => {
     port.postMessage({ error: { message: (error as Error).message, stack: (error as Error).stack } })
   }
 })
-
-/**
- * Archiving can wait, acknowledging cannot: this thread runs at nice +10, so that when the CPUs
- * are busy the event loop (HTTP, the log's group commit) gets them first, and the archiver
- * catches up from the log's backlog once ingestion slows down (a backlog over
- * audit.maxBacklogRecords is refused with 503, so it cannot grow without bound). Linux only: a
- * thread's nice value is its own there, set through its thread id (/proc/thread-self). Elsewhere
- * the thread keeps the process's priority.
- */
-function lowerPriority (): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10)
-  } catch {}
-}

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -204,6 +204,8 @@ describe('vigil serve', () => {
     assert.equal((await fetch(`${url}/healthz`)).status, 200)
     await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200 || undefined)
     assert.match(await (await fetch(`${url}/metrics`)).text(), /vigil_log_up 1/)
+    // server.idleHelperThreads (default true): V8's helper threads yield to requests.
+    if (hasChrt()) assert.deepEqual(new Set(helperPolicies(child.pid as number)), new Set([5]), 'V8Worker threads at SCHED_IDLE (5)')
     child.kill('SIGTERM')
     assert.equal(await exited, 0)
   })
@@ -227,6 +229,22 @@ describe('vigil serve', () => {
     assert.equal(await exited, 0)
   })
 })
+
+function hasChrt (): boolean {
+  try {
+    return process.platform === 'linux' && execFileSync('chrt', ['--version'], { stdio: 'ignore' }) !== undefined
+  } catch {
+    return false
+  }
+}
+
+/** The scheduling policy of each V8Worker thread of a process (field 41 of its stat line). */
+function helperPolicies (pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).filter(tid => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'V8Worker').map(tid => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38])
+  })
+}
 
 async function waitFor<T> (probe: () => T | undefined | Promise<T | undefined>, deadlineMs = 30_000): Promise<T> {
   const deadline = Date.now() + deadlineMs

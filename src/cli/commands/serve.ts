@@ -6,6 +6,7 @@ import { serverComponents } from '../../components.ts'
 import { parseIntFlag } from '../main.ts'
 import type { CommandContext } from '../context.ts'
 import { serveUntilSignal } from '../serve-until-signal.ts'
+import { idleV8Helpers } from '../../thread-priority.ts'
 
 export function createServeCommand (ctx: CommandContext): Command {
   return new Command('serve')
@@ -15,6 +16,8 @@ export function createServeCommand (ctx: CommandContext): Command {
       const base = ctx.config()
       const config = options.port === undefined ? base : validateConfig({ ...base, server: { ...base.server, port: options.port } })
       const logger = createLogger(config)
+      // This process is Vigil's own: its V8 helpers yield to requests (thread-priority.ts says why).
+      if (config.server.idleHelperThreads) logger.debug({ idle: await idleV8Helpers() }, 'V8 helper threads at SCHED_IDLE')
       const server = await startServer(config, { logger, components: serverComponents })
       ctx.stdout.write(`vigil serving on ${server.url} (log ${server.log.url})\n`)
       await serveUntilSignal(server, logger, config.server.shutdownTimeoutMs)

@@ -2,7 +2,7 @@
  * Audit service benchmarks (issue 5). Prints medians of several runs.
  *
  *   npm run bench:audit                 everything (about 3–4 minutes on 2 cores)
- *   npm run bench:audit -- --only ingest|latency|archive|query
+ *   npm run bench:audit -- --only ingest|latency|archive|query|normalise
  *
  * 1. HTTP ingestion, batches of 500: `vigil serve` (embedded log, local store) in a child
  *    process, 8 keep-alive connections from this one; events/s acknowledged (202 = durable)
@@ -14,6 +14,9 @@
  *    NDJSON.gz files, offsets committed: records/s once running (after the first tenth), and
  *    counting its start; and the sink alone.
  * 4. A filtered query over 1M stored records (local NDJSON.gz; S3 Parquet on moto with --s3).
+ * 5. `--only normalise`: the event loop's own work for one 500-event request, in this process:
+ *    JSON.parse, normaliseEvents, and each record serialised as the service does; time and heap
+ *    allocated per step (medians of 300; the heap figure is what young-generation GCs collect).
  */
 import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
@@ -295,6 +298,33 @@ async function benchQuery (): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
+/** Parse, normalise and serialise one 500-event body, as POST /v1/audit/events does; µs and heap KB per step. */
+function benchNormalise (): void {
+  const payloads = bodies(32, 500).map(body => body.toString('utf8'))
+  const steps = ['JSON.parse', 'normaliseEvents', 'serialise'] as const
+  const micros: number[][] = steps.map(() => [])
+  const kilobytes: number[][] = steps.map(() => [])
+  for (let i = 0; i < 400; i++) {
+    const marks: Array<[number, number]> = [[performance.now(), process.memoryUsage().heapUsed]]
+    const mark = (): void => { marks.push([performance.now(), process.memoryUsage().heapUsed]) }
+    const parsed: unknown = JSON.parse(payloads[i % payloads.length] as string)
+    mark()
+    const records = normaliseEvents(parsed as Array<Record<string, unknown>>)
+    mark()
+    const values = records.map(record => Buffer.from(JSON.stringify(record)))
+    mark()
+    if (i < 100 || values.length !== 500) continue // warm-up
+    for (let s = 0; s < steps.length; s++) {
+      const [t0, h0] = marks[s] as [number, number]
+      const [t1, h1] = marks[s + 1] as [number, number]
+      micros[s]?.push((t1 - t0) * 1000)
+      kilobytes[s]?.push((h1 - h0) / 1024)
+    }
+  }
+  console.log(`normalise  one 500-event request on the event loop: ${steps.map((step, s) => `${step} ${fmt(median(micros[s] ?? []))} µs / ${fmt(median(kilobytes[s] ?? []))} KB`).join(', ')}`)
+}
+
+if (want('normalise')) benchNormalise()
 if (want('ingest')) await benchIngest()
 if (want('latency')) await benchLatency()
 if (want('archive')) await benchArchive()

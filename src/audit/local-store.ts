@@ -19,7 +19,7 @@ import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { isManifest } from './integrity.ts'
 import {
-  ManifestCache, compactTime, manifestCacheBytes, parseCompactTime, recordMatches,
+  ManifestCache, compactTime, defaultManifestCacheBytes, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
@@ -31,7 +31,7 @@ export interface LocalStoreOptions {
   gzipLevel: number
   diskWarningPercent: number
   diskCriticalPercent: number
-  /** Memory for cached manifests (default manifestCacheBytes). */
+  /** Memory for cached manifests (default audit.read.manifestCacheMb). */
   manifestCacheBytes?: number
 }
 
@@ -53,7 +53,7 @@ export class LocalStore implements ArchiveStore {
   #probes = 0
 
   constructor (options: LocalStoreOptions) {
-    this.#manifests = new ManifestCache(options.manifestCacheBytes ?? manifestCacheBytes)
+    this.#manifests = new ManifestCache(options.manifestCacheBytes ?? defaultManifestCacheBytes())
     this.#options = options
     this.root = options.path
   }

@@ -21,7 +21,7 @@ import { isManifest } from './integrity.ts'
 import { manifestKey, parquetColumnValue } from './parquet-format.ts'
 import { indexColumns, parseTs } from './record.ts'
 import {
-  ManifestCache, compactTime, manifestCacheBytes, mapLimited, parseCompactTime, recordMatches,
+  ManifestCache, auditDefaults, compactTime, defaultManifestCacheBytes, mapLimited, parseCompactTime, recordMatches,
   type ArchiveStore, type FileContent, type ListOptions, type RecordFilter, type ScanHit, type StorageHealth, type StoredFile, type StoredLine
 } from './store.ts'
 
@@ -33,18 +33,14 @@ export interface S3StoreOptions {
   forcePathStyle: boolean
   accessKeyId: string
   secretAccessKey: string
-  /** Memory for cached manifests (default manifestCacheBytes). */
+  /** Memory for cached manifests (default audit.read.manifestCacheMb). */
   manifestCacheBytes?: number
-  /** How long a listing of a prefix whose time has passed is reused (default defaultListingCacheMs; 0: never). */
+  /** How long a listing of a prefix whose time has passed is reused (default audit.s3.listingCacheMs; 0: never). */
   listingCacheMs?: number
-  /** Longest one request may take (default defaultRequestTimeoutMs; 0: no limit). */
+  /** Longest one request may take (default audit.s3.requestTimeoutMs; 0: no limit). */
   requestTimeoutMs?: number
 }
 
-/** audit.s3.listingCacheMs's default. */
-const defaultListingCacheMs = 60_000
-/** audit.s3.requestTimeoutMs's default. */
-const defaultRequestTimeoutMs = 30_000
 /** Prefixes that ended less than this long ago are listed on every query (objects still arrive there). */
 const openForMs = 10 * 60_000
 
@@ -83,15 +79,15 @@ export class S3Store implements ArchiveStore {
   readonly #listingCacheMs: number
 
   constructor (options: S3StoreOptions) {
-    this.#manifests = new ManifestCache(options.manifestCacheBytes ?? manifestCacheBytes)
-    this.#listingCacheMs = options.listingCacheMs ?? defaultListingCacheMs
+    this.#manifests = new ManifestCache(options.manifestCacheBytes ?? defaultManifestCacheBytes())
+    this.#listingCacheMs = options.listingCacheMs ?? auditDefaults().s3.listingCacheMs
     if (options.bucket === '') {
       throw new VigilError('VGL_AUDIT_CONFIG_INVALID', 'audit.s3.bucket is empty but the backend writes to S3', { key: 'audit.s3.bucket', hint: 'Set audit.s3.bucket (or AUDIT_SERVICE_S3_BUCKET).' })
     }
     this.#options = options
     this.bucket = options.bucket
     this.prefix = options.prefix.replace(/^\/+|\/+$/g, '')
-    const timeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs
+    const timeoutMs = options.requestTimeoutMs ?? auditDefaults().s3.requestTimeoutMs
     this.client = new S3Client({
       region: options.region,
       // Without a limit, a server that accepts the connection and never answers holds the

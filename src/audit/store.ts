@@ -5,6 +5,8 @@
  * few small JSON documents under `_vigil/` (archiver state, signed checkpoints, retention ledger).
  */
 import { createHash } from 'node:crypto'
+import { validateConfig } from '../config/load.ts'
+import type { VigilConfig } from '../config/schema.ts'
 import type { FileFormat } from './batch-encoder.ts'
 import type { FileManifest } from './integrity.ts'
 import { columnValue, countRows, matchingRows } from './column-index.ts'
@@ -179,8 +181,17 @@ function stringBytes (text: string): number {
   return (/[^\u0000-\u00ff]/.test(text) ? 2 * text.length : text.length) + 24
 }
 
+/** The audit config's defaults, for stores made without the service (benchmarks, tests): the schema is their one source. */
+let defaults: VigilConfig['audit'] | undefined
+export function auditDefaults (): VigilConfig['audit'] {
+  defaults ??= validateConfig({}).audit
+  return defaults
+}
+
 /** Memory the manifest cache of a store may use unless told otherwise (audit.read.manifestCacheMb). */
-export const manifestCacheBytes = 128 * 1024 * 1024
+export function defaultManifestCacheBytes (): number {
+  return auditDefaults().read.manifestCacheMb * 1024 * 1024
+}
 
 /**
  * Reads the manifests of files in [sinceMs, untilMs] into the store's cache, newest first, until

@@ -8,7 +8,9 @@
  * (40 requests/s of 500 events), running the archiver's encoder threads and V8's helper threads
  * (GC and compilers, shared by every isolate of the process) at SCHED_IDLE lowered the request
  * p95 from 8.9 to 7.9 ms and the p99 from 12.9 to 10.5 ms (medians of five alternating runs);
- * the helpers at nice +10 gave 8.8 ms, at +19 9.2 ms. Ingestion at full load was not slower.
+ * the helpers at nice +10 gave 8.8 ms, at +19 9.2 ms. The price is at sustained full load: the
+ * helpers then wait too, the event loop does more of its GC itself, and 30 s of saturating
+ * ingestion accepted 4–9% fewer events (server.idleHelperThreads turns it off for the helpers).
  *
  * A SCHED_IDLE thread still runs whenever a CPU would otherwise be idle; under sustained full
  * load it waits, which is what background work should do (the archiver catches up from the log's

@@ -16,8 +16,11 @@ export function createServeCommand (ctx: CommandContext): Command {
       const base = ctx.config()
       const config = options.port === undefined ? base : validateConfig({ ...base, server: { ...base.server, port: options.port } })
       const logger = createLogger(config)
-      // This process is Vigil's own: its V8 helpers yield to requests (thread-priority.ts says why).
-      if (config.server.idleHelperThreads) logger.debug({ idle: await idleV8Helpers() }, 'V8 helper threads at SCHED_IDLE')
+      // This process is Vigil's own: its V8 helpers yield to requests (thread-priority.ts says
+      // why). In the background: start-up need not wait for the chrt runs.
+      if (config.server.idleHelperThreads) {
+        idleV8Helpers().then(idle => { logger.debug({ idle }, 'V8 helper threads at SCHED_IDLE') }, () => {})
+      }
       const server = await startServer(config, { logger, components: serverComponents })
       ctx.stdout.write(`vigil serving on ${server.url} (log ${server.log.url})\n`)
       await serveUntilSignal(server, logger, config.server.shutdownTimeoutMs)

@@ -14,6 +14,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import { validateConfig } from '../../src/config/load.ts'
 import { isVigilError, VigilError } from '../../src/errors.ts'
+import { startCheckpointer } from '../../src/log/embedded/checkpointer.ts'
 import { createEmbeddedLog } from '../../src/log/embedded/embedded-log.ts'
 import { errorFromWire, errorToWire } from '../../src/log/embedded/writer-protocol.ts'
 import { partitionForKey } from '../../src/log/partitioner.ts'
@@ -324,6 +325,32 @@ test('the log\'s threads hold the file exactly from connect() to close(): three 
     // The last connection to close removes the WAL and its index.
     assert.equal(existsSync(`${path}-wal`) || existsSync(`${path}-shm`), false)
   }
+})
+
+test('a checkpoint thread that cannot open the file is reported, once, and neither blocks its start nor its stop (SQLite\'s own checkpoint takes over)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-checkpointer-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const notADatabase = join(dir, 'garbage.db')
+  writeFileSync(notADatabase, Buffer.alloc(8192, 0x41))
+  for (const path of [join(dir, 'missing', 'log.db'), notADatabase]) {
+    const reports: string[] = []
+    const checkpointer = startCheckpointer({ path, intervalMs: 10 }, message => reports.push(message))
+    await checkpointer.ready
+    await checkpointer.stop()
+    assert.equal(reports.length, 1, path)
+    assert.match(reports[0] as string, /unable to open|not a database/, path)
+  }
+  // A good file: ready, nothing reported, stopped.
+  const reports: string[] = []
+  const path = join(dir, 'good.db')
+  const db = new DatabaseSync(path)
+  db.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (x)')
+  t.after(() => db.close())
+  const checkpointer = startCheckpointer({ path, intervalMs: 10 }, message => reports.push(message))
+  await checkpointer.ready
+  await new Promise(resolve => setTimeout(resolve, 50))
+  await checkpointer.stop()
+  assert.deepEqual(reports, [])
 })
 
 // ------------------------------------------------------------------------- records and reads

@@ -1,7 +1,7 @@
 /**
- * The embedded log's checkpoint thread (started by writer-thread.ts): on its own connection, it
- * copies committed WAL frames into the database file every intervalMs, so that no group commit
- * waits for that copy.
+ * The embedded log's checkpoint thread (started for the writer thread by checkpointer.ts): on its
+ * own connection, it copies committed WAL frames into the database file every intervalMs, so
+ * that no group commit waits for that copy.
  *
  * Why: SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past its
  * threshold, so one commit every few seconds also paid for copying tens of MB and for the
@@ -25,7 +25,7 @@ export interface CheckpointOptions {
 const maxPasses = 3
 
 const port = parentPort
-if (port === null) throw new Error('checkpoint-thread.ts runs as a worker thread of writer-thread.ts')
+if (port === null) throw new Error('checkpoint-thread.ts runs as a worker thread of checkpointer.ts')
 const options = workerData as CheckpointOptions
 
 // No busy wait: a PASSIVE checkpoint never waits anyway, and another process's checkpointer

@@ -5,14 +5,13 @@
  * the fsync of a commit happen here, so the event loop keeps answering while they run. It starts
  * the checkpoint thread (checkpoint-thread.ts), so that commits do not copy the WAL themselves.
  */
-import { Worker, parentPort, workerData } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { VigilError } from '../../errors.ts'
 import { Maintenance } from './maintenance.ts'
-import type { CheckpointOptions } from './checkpoint-thread.ts'
+import { startCheckpointer } from './checkpointer.ts'
 import { Store, type WriteOutcome } from './store.ts'
 import { errorToWire, writerCalls, type WireOutcome, type WriterCallName, type WriterOptions, type WriterReply, type WriterRequest } from './writer-protocol.ts'
 
-const checkpointThreadUrl = new URL('./checkpoint-thread.ts', import.meta.url)
 const port = parentPort
 if (port === null) throw new Error('writer-thread.ts runs as the worker thread of writer.ts')
 const options = workerData as WriterOptions
@@ -36,7 +35,9 @@ async function serve (store: Store): Promise<void> {
   maintenance.start()
   // The log counts as open once every thread has its connection, so that between connect() and
   // close() resolving, and only then, something of the log has the file open.
-  const checkpointer = startCheckpointer()
+  const checkpointer = startCheckpointer({ path: options.path, intervalMs: options.checkpointIntervalMs }, message => {
+    send({ kind: 'maintenanceError', error: errorToWire(new VigilError('VGL_LOG_BACKEND_ERROR', `background checkpoint of ${options.path} failed: ${message}`, { path: options.path })) })
+  })
   await checkpointer.ready
   port?.on('message', (request: WriterRequest) => {
     if (request.kind === 'close') {
@@ -59,38 +60,6 @@ async function serve (store: Store): Promise<void> {
     }
   })
   send({ kind: 'opened' })
-}
-
-/** The checkpoint thread; its failures are reported like the maintenance's (once per distinct message). */
-function startCheckpointer (): { ready: Promise<void>, stop: () => Promise<void> } {
-  const workerOptions: CheckpointOptions = { path: options.path, intervalMs: options.checkpointIntervalMs }
-  const worker = new Worker(checkpointThreadUrl, { workerData: workerOptions })
-  let last = ''
-  const report = (message: string): void => {
-    if (message === last) return
-    last = message
-    send({ kind: 'maintenanceError', error: errorToWire(new VigilError('VGL_LOG_BACKEND_ERROR', `background checkpoint of ${options.path} failed: ${message}`, { path: options.path })) })
-  }
-  let opened: () => void = () => {}
-  // Ready once its connection is open, or once it failed (SQLite's own checkpoint then does the
-  // work). Until then it keeps this thread alive; afterwards the port to writer.ts does.
-  const ready = new Promise<void>(resolve => { opened = resolve }).then(() => { worker.unref() })
-  worker.on('message', (message: { opened: true } | { error: string }) => {
-    if ('opened' in message) opened()
-    else report(message.error)
-  })
-  worker.on('error', error => { report(error.message); opened() })
-  const exited = new Promise<void>(resolve => worker.once('exit', () => { opened(); resolve() }))
-  return {
-    ready,
-    /** Asks it to close its connection and waits until it has exited (ending it if a checkpoint hangs). */
-    stop: async () => {
-      worker.postMessage('close')
-      const stuck = setTimeout(() => { worker.terminate().catch(() => {}) }, 10_000)
-      await exited
-      clearTimeout(stuck)
-    }
-  }
 }
 
 /** Runs one of the Store methods writer.ts may ask for (WriterCallName); anything else is refused. */

@@ -30,6 +30,17 @@ async function s3Client (): Promise<{ client: S3Client, close: () => void }> {
   return { client, close: () => client.destroy() }
 }
 
+/** Counts the commands `client` sends that `counts` picks, from now on. */
+function countSends (client: S3Client, counts: (command: unknown) => boolean): { count: number } {
+  const seen = { count: 0 }
+  const send = client.send.bind(client) as (command: unknown) => Promise<unknown>
+  ;(client as unknown as { send: typeof send }).send = async command => {
+    if (counts(command)) seen.count++
+    return await send(command)
+  }
+  return seen
+}
+
 function bucketOf (a: AuditServer): string {
   return (a.config.s3 as { bucket: string }).bucket
 }
@@ -213,13 +224,15 @@ for (const backend of backends) {
     const now = new Date(Date.now() - 60_000).toISOString()
     const stamp = `${now.slice(0, 4)}${now.slice(5, 7)}${now.slice(8, 10)}T${now.slice(11, 13)}${now.slice(14, 16)}${now.slice(17, 19)}Z`
     const garbage = Buffer.from('these bytes were damaged on disk')
+    // Only the S3 backend needs a client of its own (the local one must not start moto).
+    const s3 = backend === 's3' ? await s3Client() : undefined
+    if (s3 !== undefined) t.after(s3.close)
     let damaged: string
-    if (backend === 'local') {
+    if (s3 === undefined) {
       damaged = `${now.slice(0, 4)}/${now.slice(5, 7)}/${now.slice(8, 10)}/audit-${stamp}-0123456789ab.ndjson.gz`
       await writeFile(join(a.dir, 'audit', damaged), garbage)
     } else {
-      const { client, close } = await s3Client()
-      t.after(close)
+      const { client } = s3
       damaged = `audit/${now.slice(0, 4)}/${now.slice(5, 7)}/${now.slice(8, 10)}/${now.slice(11, 13)}/${now.slice(14, 16)}/audit-${stamp}-0123456789ab.parquet`
       await client.send(new PutObjectCommand({ Bucket: bucketOf(a), Key: damaged, Body: garbage }))
     }
@@ -233,13 +246,12 @@ for (const backend of backends) {
     assert.equal(answer.total, 4)
     assert.ok(a.logs.some(line => line.includes('audit query skipped damaged files') && line.includes(damaged)))
     // Unreadable is not unreachable: with the store itself gone, the query fails.
-    if (backend === 'local') {
+    if (s3 === undefined) {
       // A file that cannot be read at all (EISDIR; permissions would not stop root).
       await rm(join(a.dir, 'audit', damaged))
       await mkdir(join(a.dir, 'audit', damaged))
     } else {
-      const { client, close } = await s3Client()
-      t.after(close)
+      const { client } = s3
       await client.send(new DeleteObjectCommand({ Bucket: bucketOf(a), Key: damaged }))
       const listed = await client.send(new ListObjectsV2Command({ Bucket: bucketOf(a) }))
       for (const object of listed.Contents ?? []) await client.send(new DeleteObjectCommand({ Bucket: bucketOf(a), Key: object.Key }))
@@ -363,16 +375,8 @@ test('[s3] queries read no Parquet footers: the archiver caches the manifest of 
   const hours = [0, 2, 5].map(h => new Date(Date.now() - h * 3_600_000 - 1000).toISOString())
   await a.post(hours.flatMap((ts, i) => Array.from({ length: 5 }, (_, j) => ({ type: 'auth', ts, n: i * 5 + j }))))
   await waitArchived(a, 15)
-  const footerReads = (server: AuditServer): { count: number } => {
-    const reads = { count: 0 }
-    const client = server.service.s3?.client as S3Client
-    const send = client.send.bind(client) as (command: unknown) => Promise<unknown>
-    ;(client as unknown as { send: typeof send }).send = async command => {
-      if (command instanceof GetObjectCommand && command.input.Range?.startsWith('bytes=-') === true) reads.count++
-      return await send(command)
-    }
-    return reads
-  }
+  const footerReads = (server: AuditServer): { count: number } => countSends(server.service.s3?.client as S3Client,
+    command => command instanceof GetObjectCommand && command.input.Range?.startsWith('bytes=-') === true)
   const before = footerReads(a)
   assert.equal((await a.get('/v1/audit/events')).body.total, 15)
   assert.equal(before.count, 0, 'the objects the archiver wrote are cached already')
@@ -402,12 +406,7 @@ test('[s3] queries reuse the listing of a prefix whose hour has passed for listi
   const other = createS3Store(settings) // another writer on the bucket
   const caipeLike = createS3Store({ ...settings, listingCacheMs: 0 })
   t.after(async () => { await ours.close(); await other.close(); await caipeLike.close() })
-  let lists = 0
-  const send = ours.client.send.bind(ours.client) as (command: unknown) => Promise<unknown>
-  ;(ours.client as unknown as { send: typeof send }).send = async command => {
-    if (command instanceof ListObjectsV2Command) lists++
-    return await send(command)
-  }
+  const lists = countSends(ours.client, command => command instanceof ListObjectsV2Command)
   const now = Date.now()
   const put = async (store: S3Store, atMs: number, hex: string): Promise<string> => {
     const name = store.fileName(Math.floor(atMs / 60_000) * 60_000, atMs, hex)
@@ -420,9 +419,9 @@ test('[s3] queries reuse the listing of a prefix whose hour has passed for listi
   const old = now - 3 * 3_600_000
   const x = await put(ours, old, '00000000000a')
   assert.deepEqual(await names(), [x])
-  lists = 0
+  lists.count = 0
   assert.deepEqual(await names(), [x])
-  assert.ok(lists <= 2, `only the newest prefixes are listed again (${lists} listings for 25 hour prefixes)`)
+  assert.ok(lists.count <= 2, `only the newest prefixes are listed again (${lists.count} listings for 25 hour prefixes)`)
   const y = await put(other, old, '00000000000b')
   assert.deepEqual(await names(), [x], 'another writer\'s object in a past hour shows after at most listingCacheMs')
   assert.deepEqual(await names({ fresh: true }), [x, y], 'fresh (verify) lists every prefix')

@@ -10,6 +10,7 @@ import type { VigilConfig } from '../config/schema.ts'
 import { VigilError, isVigilError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
+import { roles } from './roles.ts'
 
 export interface Readiness {
   /** Each named check: null when fine, else why it is not. */
@@ -91,6 +92,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  app.get('/v1/access/whoami', {
+    config: { access: 'viewer' },
+    schema: { tags: ['access'], summary: 'The principal the request\'s credentials belong to, and its roles.' }
+  }, async (request) => request.principal ?? { name: 'anonymous', roles: [...roles] })
 
   for (const { plugin, options: pluginOptions, prefix } of options.plugins ?? []) {
     await app.register(plugin, { ...pluginOptions, ...(prefix === undefined ? {} : { prefix }) })

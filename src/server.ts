@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { VigilConfig } from './config/schema.ts'
 import { VigilError, isVigilError } from './errors.ts'
+import { createAccessControl, type AccessControl } from './access/index.ts'
 import { buildApp, type AppPlugin } from './http/app.ts'
 import { createLog } from './log/open.ts'
 import type { Log } from './log/types.ts'
@@ -30,6 +31,8 @@ export interface ServerContext {
   config: Readonly<VigilConfig>
   logger: Logger
   metrics: Metrics
+  /** Records actions taken by components (e.g. an apply) in Vigil's own audit trail. */
+  access: AccessControl
 }
 
 export type ComponentFactory = (context: ServerContext) => ServerComponent | Promise<ServerComponent>
@@ -53,15 +56,16 @@ export interface VigilServer {
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
 export async function startServer (config: Readonly<VigilConfig>, options: StartServerOptions = {}): Promise<VigilServer> {
-  if (!loopbackHosts.has(config.server.host) && config.server.apiTokens.length === 0) {
-    throw new VigilError('VGL_CONFIG_INVALID', `server.host is ${config.server.host}, not a loopback address, and server.apiTokens is empty: the API would be open to the network`, {
-      key: 'server.apiTokens',
-      hint: 'Set server.apiTokens (VIGIL_SERVER_API_TOKENS=\'["<a long random token>"]\'), or listen on 127.0.0.1.'
+  const logger = options.logger ?? createLogger(config)
+  const access = createAccessControl({ config, logger })
+  if (!loopbackHosts.has(config.server.host) && access.open) {
+    throw new VigilError('VGL_CONFIG_INVALID', `server.host is ${config.server.host}, not a loopback address, and no credentials are configured (server.apiTokens, access.principals, access.tokenFile): the API would be open to the network`, {
+      key: 'access.principals',
+      hint: 'Create a token with `vigil access create-token --name <who> --role admin` and put its entry in access.principals or access.tokenFile, or listen on 127.0.0.1.'
     })
   }
-  const logger = options.logger ?? createLogger(config)
   const metrics = createMetrics()
-  const context: ServerContext = { config, logger, metrics }
+  const context: ServerContext = { config, logger, metrics, access }
   const components = await Promise.all((options.components ?? []).map(factory => factory(context)))
   const log = createLog(config)
 
@@ -73,6 +77,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
     config,
     logger,
     metrics,
+    access,
     plugins: components.flatMap(c => c.routes === undefined ? [] : [c.routes]),
     readiness: {
       async check () {
@@ -116,6 +121,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
     for (const topic of config.topics) await log.admin.ensureTopic(topic)
     logProblem = null
     metrics.logUp.set(1)
+    access.start(log)
     for (const component of components) {
       if (stopping.signal.aborted) return
       await component.start?.(log)
@@ -143,6 +149,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
             logger.error({ err: error, component: component.name }, 'component failed to stop cleanly')
           }
         }
+        await access.stop()
         await log.close()
         logger.info('vigil stopped')
       })()

@@ -34,8 +34,7 @@ export async function auditRoutes (app: FastifyInstance, options: AuditRoutesOpt
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendDetail(error, reply, (e) => request.log.error({ err: e, url: request.url }, 'audit route failed')))
 
-  app.post('/v1/audit/events', {
-    schema: { tags: ['audit'], summary: 'Ingest audit events (an object, an array, or {"events": [...]}); 202 once durable on the log.' }
+  app.post('/v1/audit/events', { config: { access: 'producer' }, schema: { tags: ['audit'], summary: 'Ingest audit events (an object, an array, or {"events": [...]}); 202 once durable on the log.' }
   }, async (request, reply) => {
     const service = options.service()
     if (service === undefined || !service.started) {
@@ -46,17 +45,16 @@ export async function auditRoutes (app: FastifyInstance, options: AuditRoutesOpt
     return reply.code(202).send(result)
   })
 
-  app.get('/v1/audit/events', {
-    schema: { tags: ['audit'], summary: 'Query audit records, newest first: since/from, until/to, window, limit, time_resolution, cursor and CAIPE\'s filters.' }
+  app.get('/v1/audit/events', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'Query audit records, newest first: since/from, until/to, window, limit, time_resolution, cursor and CAIPE\'s filters.' }
   }, async (request) => ready().query(request.query as Record<string, string | undefined>))
 
-  app.get('/v1/audit/status', { schema: { tags: ['audit'], summary: 'CAIPE\'s status fields (queue = the archiver backlog).' } },
+  app.get('/v1/audit/status', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'CAIPE\'s status fields (queue = the archiver backlog).' } },
     async () => ready().status())
 
-  app.get('/v1/audit/healthz', { schema: { tags: ['audit'], summary: 'CAIPE\'s /healthz: always {"status":"ok"}.' } },
+  app.get('/v1/audit/healthz', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'CAIPE\'s /healthz: always {"status":"ok"}.' } },
     async () => ({ status: 'ok' }))
 
-  app.get('/v1/audit/readyz', { schema: { tags: ['audit'], summary: 'CAIPE\'s /readyz: 503 "storage unavailable" or "audit worker is not running", else 200 {"status":"ready", ...status}.' } },
+  app.get('/v1/audit/readyz', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'CAIPE\'s /readyz: 503 "storage unavailable" or "audit worker is not running", else 200 {"status":"ready", ...status}.' } },
     async (_request, reply) => {
       const service = options.service()
       if (service === undefined || !service.started) return reply.code(503).send({ detail: 'audit worker is not running' })
@@ -65,27 +63,26 @@ export async function auditRoutes (app: FastifyInstance, options: AuditRoutesOpt
       return { status: 'ready', ...await service.status() }
     })
 
-  app.get('/v1/audit/verbosity', { schema: { tags: ['audit'], summary: 'The verbosity preset and the types it keeps.' } },
+  app.get('/v1/audit/verbosity', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'The verbosity preset and the types it keeps.' } },
     async () => ready().verbosityInfo())
 
-  app.get('/v1/audit/storage', { schema: { tags: ['audit'], summary: 'Storage health (and S3 usage, counting at most 10 000 objects).' } },
+  app.get('/v1/audit/storage', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'Storage health (and S3 usage, counting at most 10 000 objects).' } },
     async () => ready().storage())
 
-  app.get('/v1/audit/retention', { schema: { tags: ['audit'], summary: 'Retention: local days, or the S3 lifecycle rule.' } },
+  app.get('/v1/audit/retention', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'Retention: local days, or the S3 lifecycle rule.' } },
     async () => ready().retentionInfo())
 
-  app.put('/v1/audit/retention', { schema: { tags: ['audit'], summary: 'S3 only: {"days": N} sets the lifecycle rule caipe-audit-retention (0 removes it).' } },
+  app.put('/v1/audit/retention', { config: { access: 'admin' }, schema: { tags: ['audit'], summary: 'S3 only: {"days": N} sets the lifecycle rule caipe-audit-retention (0 removes it).' } },
     async (request) => ready().setRetention(request.body))
 
-  app.get('/v1/audit/verify', {
-    schema: { tags: ['audit'], summary: 'Verify the stored records of a range (since, until; default: all): modified, missing, inserted or reordered records with their file and position.' }
+  app.get('/v1/audit/verify', { config: { access: 'operator' }, schema: { tags: ['audit'], summary: 'Verify the stored records of a range (since, until; default: all): modified, missing, inserted or reordered records with their file and position.' }
   }, async (request) => {
     const query = request.query as Record<string, string | undefined>
     const reports = await ready().verify({ since: query.since ?? query.from, until: query.until ?? query.to })
     return { ok: reports.every(r => r.ok), reports }
   })
 
-  app.get('/v1/audit/checkpoints/public-key', { schema: { tags: ['audit'], summary: 'The Ed25519 public key (PEM) that checks the signed checkpoints.' } },
+  app.get('/v1/audit/checkpoints/public-key', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'The Ed25519 public key (PEM) that checks the signed checkpoints.' } },
     async (_request, reply) => {
       const key = ready().signingKey
       return reply.type('application/x-pem-file').header('x-vigil-key-id', key.keyId).send(key.publicKeyPem)

@@ -62,7 +62,40 @@ export const configSchema = Type.Object({
       description: 'Tokens accepted as "Authorization: Bearer <token>" (or as the password of Basic auth). When empty, the API is open, which is only allowed while server.host is a loopback address. /healthz and /readyz never need a token.',
       default: [],
       secret: true
-    })
+    }),
+    tls: Type.Object({
+      certFile: Str('PEM certificate (chain) `vigil serve` serves HTTPS with; empty serves plain HTTP. Reloaded when the file changes.', ''),
+      keyFile: Str('PEM private key of certFile (never logged). Reloaded when the file changes.', ''),
+      caFile: Str('PEM CA bundle that client certificates must chain to (needed when clientCertificates is not none).', ''),
+      clientCertificates: Type.Union([Type.Literal('none'), Type.Literal('require-for-agents'), Type.Literal('require')], {
+        description: 'Client certificates (mutual TLS): none; require-for-agents (a certificate from caFile is asked for and verified on every connection, and the agent routes refuse a request without one); require (the handshake fails without one).',
+        default: 'none'
+      })
+    }, { additionalProperties: false, default: {} })
+  }, { additionalProperties: false, default: {} }),
+  access: Type.Object({
+    principals: Type.Array(Type.Object({
+      name: Type.String({ description: 'Who this is, as the audit trail names it.', minLength: 1, maxLength: 200 }),
+      roles: Type.Array(Type.Union(['viewer', 'producer', 'operator', 'admin', 'agent'].map(r => Type.Literal(r))), { description: 'viewer, producer, operator (implies viewer), admin (implies operator), agent.', minItems: 1 }),
+      tokenHash: Type.String({ description: 'The token\'s scrypt hash from `vigil access create-token` or `vigil access hash-token` (never the token itself).', pattern: '^scrypt\\$' }),
+      nodeId: Type.Optional(Type.String({ description: 'For agent principals: the one node it may act for.', minLength: 1, maxLength: 200 }))
+    }, { additionalProperties: false }), {
+      description: 'Named principals: each token belongs to one, with its roles, stored as a scrypt hash. See docs/security.md.',
+      default: []
+    }),
+    tokenFile: Str('JSON file of more principals ({"principals": [ … ]}, the same shape as access.principals), reloaded without a restart when it changes or on SIGHUP; a file that fails to parse keeps the previous principals. Empty: none.', ''),
+    apiTokenRoles: Type.Array(Type.Union(['viewer', 'producer', 'operator', 'admin', 'agent'].map(r => Type.Literal(r))), {
+      description: 'Roles of the principals server.apiTokens make (named api-token-1, api-token-2 …); every role by default, as before roles existed.',
+      default: ['admin', 'producer', 'agent']
+    }),
+    enrolmentSecret: Type.String({ description: 'Shared secret a new node presents to POST /api/agent/enroll to obtain a token bound to its node id (never logged). Empty disables enrolment.', default: '', secret: true }),
+    agentTopic: Type.String({ description: 'Compacted topic that holds the agents\' credentials (hashed) and revocations, shared by every Vigil process on the log.', default: '_vigil_agents', pattern: '^[a-zA-Z0-9._-]{1,249}$' }),
+    agentRefreshIntervalMs: Int('How often a process reads enrolments and revocations other processes wrote to the agent topic (ms); its own take effect at once.', 1000, 50),
+    cacheSize: Int('Verified tokens kept (by SHA-256 digest) so that scrypt runs once per token, not once per request; emptied when principals reload or a node is revoked.', 10000, 1),
+    writeRateLimitPerMinute: Int('Requests per minute one principal may make to a write route (any method but GET and HEAD); beyond it, 429 with Retry-After. 0: no limit.', 60000, 0),
+    maxConcurrentRequests: Int('Requests handled at once; beyond it, 503 with Retry-After (health probes excepted). 0: no limit.', 1024, 0),
+    signInFailureAuditIntervalMs: Int('Failed sign-ins (401s) are written to the audit trail once per source and interval: the first at once, the rest of the interval as one event with a count, so a flood cannot fill the trail (ms).', 60000, 1000),
+    selfAudit: Bool('Write every state-changing request on an operator or admin route, token reloads, enrolments, revocations and failed sign-ins to Vigil\'s own audit trail (audit.topic).', true)
   }, { additionalProperties: false, default: {} }),
   logging: Type.Object({
     level: Type.Union(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].map(l => Type.Literal(l)),

@@ -3,14 +3,13 @@
  * error shape for every route. Feature areas (schema registry, audit, pipelines …) add their
  * routes as Fastify plugins through `AppOptions.plugins`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import type { VigilConfig } from '../config/schema.ts'
 import { VigilError, isVigilError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import { roles } from './roles.ts'
+import { createAccessControl, rolesSatisfying, type AccessControl } from '../access/index.ts'
 
 export interface Readiness {
   /** Each named check: null when fine, else why it is not. */
@@ -30,10 +29,9 @@ export interface AppOptions {
   metrics: Metrics
   readiness: Readiness
   plugins?: AppPlugin[]
+  /** Who may call what; by default built from config (vigil serve passes its own to start and stop it). */
+  access?: AccessControl
 }
-
-/** Paths anyone may call: orchestrators probe them without credentials. */
-const publicPaths = new Set(['/healthz', '/readyz'])
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config, logger, metrics, readiness } = options
@@ -51,17 +49,18 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       info: { title: 'Vigil', version: '0.1.0', description: 'Vigil\'s HTTP API.' },
       components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
       security: [{ token: [] }]
+    },
+    // Each operation states who may call it, so clients and the route-walk test read it from the document.
+    transform: ({ schema, url, route }) => {
+      const access = route.config?.access
+      if (access === undefined) return { schema, url }
+      const who = access === 'public' ? 'no credentials' : access === 'authenticated' ? 'any principal' : `roles: ${rolesSatisfying(access).join(', ')}`
+      const description = [schema?.description, `Access: ${access} (${who}).`].filter(Boolean).join('\n\n')
+      return { schema: { ...schema, description, 'x-vigil-access': access, ...(access === 'public' ? { security: [] } : {}) } as typeof schema, url }
     }
   })
 
-  const tokenDigests = config.server.apiTokens.map(digest)
-  app.addHook('onRequest', async (request) => {
-    if (tokenDigests.length === 0 || publicPaths.has(request.url.split('?')[0] ?? '')) return
-    const presented = tokenOf(request)
-    if (presented === undefined || !tokenDigests.some(d => timingSafeEqual(d, digest(presented)))) {
-      throw new VigilError('VGL_HTTP_UNAUTHORIZED', 'missing or invalid API token', {})
-    }
-  })
+  await (options.access ?? createAccessControl({ config, logger })).install(app)
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
@@ -74,11 +73,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     sendError(new VigilError('VGL_HTTP_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`), request, reply))
 
   app.get('/healthz', {
-    schema: { tags: ['health'], summary: 'Liveness: the process answers.', security: [] }
+    config: { access: 'public' },
+    schema: { tags: ['health'], summary: 'Liveness: the process answers.' }
   }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', {
-    schema: { tags: ['health'], summary: 'Readiness: 200 once every dependency (the log …) answers, 503 before.', security: [] }
+    config: { access: 'public' },
+    schema: { tags: ['health'], summary: 'Readiness: 200 once every dependency (the log …) answers, 503 before.' }
   }, async (_request, reply) => {
     const checks = await readiness.check()
     const ready = Object.values(checks).every(problem => problem === null)
@@ -86,17 +87,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.get('/metrics', {
+    config: { access: 'viewer' },
     schema: { tags: ['health'], summary: 'Prometheus metrics.' }
   }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-
-  app.get('/v1/access/whoami', {
-    config: { access: 'viewer' },
-    schema: { tags: ['access'], summary: 'The principal the request\'s credentials belong to, and its roles.' }
-  }, async (request) => request.principal ?? { name: 'anonymous', roles: [...roles] })
+  app.get('/openapi.json', { config: { access: 'viewer' }, schema: { hide: true } }, async () => app.swagger())
 
   for (const { plugin, options: pluginOptions, prefix } of options.plugins ?? []) {
     await app.register(plugin, { ...pluginOptions, ...(prefix === undefined ? {} : { prefix }) })
@@ -128,23 +125,4 @@ function sendError (error: VigilError, request: FastifyRequest, reply: FastifyRe
   const status = error.statusCode
   if (status >= 500) request.log.error({ err: error.cause ?? error, code: error.code, url: request.url }, error.message)
   return reply.code(status).send({ statusCode: status, code: error.code, message: error.message, hint: error.hint, ...error.context })
-}
-
-function tokenOf (request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization
-  if (header === undefined) return undefined
-  const [scheme, value] = header.split(' ', 2)
-  if (value === undefined) return undefined
-  if (scheme?.toLowerCase() === 'bearer') return value
-  if (scheme?.toLowerCase() === 'basic') {
-    // Schema registry clients only speak Basic auth: the token is the password, any user name.
-    const decoded = Buffer.from(value, 'base64').toString('utf8')
-    const colon = decoded.indexOf(':')
-    return colon === -1 ? undefined : decoded.slice(colon + 1)
-  }
-  return undefined
-}
-
-function digest (token: string): Buffer {
-  return createHash('sha256').update(token).digest()
 }

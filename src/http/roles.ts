@@ -3,7 +3,8 @@
  * schema (`{ config: { access: 'operator' }, schema: … }`); the access-control layer checks it on
  * every request and states it in the OpenAPI document, so a test can walk every route.
  *
- *   public    anyone, no credentials (only /healthz and /readyz)
+ *   public         anyone, no credentials (only /healthz and /readyz)
+ *   authenticated  any principal with valid credentials, whatever its roles (whoami)
  *   viewer    read everything but secrets
  *   producer  post audit events and records
  *   operator  redrive, issue fleet commands, run verification (implies viewer)
@@ -12,7 +13,7 @@
  */
 export const roles = ['viewer', 'producer', 'operator', 'admin', 'agent'] as const
 export type Role = typeof roles[number]
-export type RouteAccess = Role | 'public'
+export type RouteAccess = Role | 'public' | 'authenticated'
 
 /** Who made a request, once the access-control layer has checked its credentials. */
 export interface Principal {

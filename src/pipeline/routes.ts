@@ -72,6 +72,7 @@ export async function dlqRoutes (app: FastifyInstance, options: DlqRoutesOptions
   }
 
   app.get('/', {
+    config: { access: 'viewer' },
     schema: { tags: ['dlq'], summary: 'Dead-letter topics and how many records each holds.' }
   }, async () => {
     store()
@@ -79,6 +80,7 @@ export async function dlqRoutes (app: FastifyInstance, options: DlqRoutesOptions
   })
 
   app.get<{ Params: Static<typeof TopicParams>, Querystring: Static<typeof ListQuery> }>('/:topic/records', {
+    config: { access: 'viewer' },
     schema: { tags: ['dlq'], summary: 'List dead letters, oldest first, filtered.', params: TopicParams, querystring: ListQuery }
   }, async (request) => {
     const { limit, ...filter } = request.query
@@ -86,6 +88,7 @@ export async function dlqRoutes (app: FastifyInstance, options: DlqRoutesOptions
   })
 
   app.get<{ Params: Static<typeof RecordParams> }>('/:topic/records/:partition/:offset', {
+    config: { access: 'viewer' },
     schema: { tags: ['dlq'], summary: 'One dead letter with its failure context and its value decoded (Avro, JSON, text or base64).', params: RecordParams }
   }, async (request) => {
     const { topic, partition, offset } = request.params
@@ -93,6 +96,7 @@ export async function dlqRoutes (app: FastifyInstance, options: DlqRoutesOptions
   })
 
   app.post<{ Params: Static<typeof TopicParams>, Body: Static<typeof RedriveBody> }>('/:topic/redrive', {
+    config: { access: 'operator' },
     schema: { tags: ['dlq'], summary: 'Redrive dead letters to their original topics (idempotent; parked ones need force).', params: TopicParams, body: RedriveBody }
   }, async (request) => {
     const body = request.body

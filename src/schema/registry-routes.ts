@@ -11,6 +11,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { VigilError, isVigilError } from '../errors.ts'
+import type { RouteAccess } from '../http/roles.ts'
 import { confluentErrorCodes, httpStatusOfConfluent, type SchemaErrorCode } from './error-codes.ts'
 import { checkLevelValue, parseVersion, type LogSchemaRegistry } from './registry.ts'
 import { isRegistryMode, type SchemaInput, type SchemaRegistryApi, type SchemaType, type SubjectVersion } from './types.ts'
@@ -64,7 +65,8 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     new VigilError('VGL_SCHEMA_ROUTE_NOT_FOUND', `HTTP 404 Not Found: no registry route for ${request.method} ${request.url.split('?')[0] ?? ''}`)))
 
   const tags = ['schemas']
-  const route = (summary: string) => ({ schema: { tags, summary } })
+  // Reads (lookups and compatibility checks included) are viewer's; every change is admin's.
+  const route = (summary: string, access: RouteAccess = 'viewer') => ({ config: { access }, schema: { tags, summary } })
 
   app.get('/', route('Registry root (answers {}).'), async (_request, reply) => send(reply, 200, {}))
 
@@ -82,7 +84,7 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     return send(reply, 200, versionBody(found))
   })
 
-  app.delete('/subjects/:subject', route('Deletes a subject (soft; ?permanent=true after a soft delete).'), async (request, reply) => {
+  app.delete('/subjects/:subject', route('Deletes a subject (soft; ?permanent=true after a soft delete).', 'admin'), async (request, reply) => {
     const { subject } = request.params as Params
     return send(reply, 200, await registryNow().deleteSubject(subject as string, { permanent: flag((request.query as Query).permanent) }))
   })
@@ -92,7 +94,7 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     return send(reply, 200, await registryNow().listVersions(subject as string, { deleted: flag((request.query as Query).deleted) }))
   })
 
-  app.post('/subjects/:subject/versions', route('Registers a schema under a subject (idempotent); answers its id.'), async (request, reply) => {
+  app.post('/subjects/:subject/versions', route('Registers a schema under a subject (idempotent); answers its id.', 'admin'), async (request, reply) => {
     const { subject } = request.params as Params
     const input = schemaInputOf(request.body)
     const body = request.body as Record<string, unknown>
@@ -124,7 +126,7 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     return send(reply, 200, [])
   })
 
-  app.delete('/subjects/:subject/versions/:version', route('Deletes a version (soft; ?permanent=true after a soft delete).'), async (request, reply) => {
+  app.delete('/subjects/:subject/versions/:version', route('Deletes a version (soft; ?permanent=true after a soft delete).', 'admin'), async (request, reply) => {
     const { subject, version } = request.params as Params
     return send(reply, 200, await registryNow().deleteVersion(subject as string, parseVersion(version as string), { permanent: flag((request.query as Query).permanent) }))
   })
@@ -170,10 +172,10 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
   app.get('/config', route('Global compatibility level.'), async (_request, reply) =>
     send(reply, 200, { compatibilityLevel: await registryNow().getConfig(null) }))
 
-  app.put('/config', route('Sets the global compatibility level.'), async (request, reply) =>
+  app.put('/config', route('Sets the global compatibility level.', 'admin'), async (request, reply) =>
     send(reply, 200, { compatibility: await registryNow().setConfig(null, levelOf(request.body)) }))
 
-  app.delete('/config', route('Resets the global compatibility level to the default.'), async (_request, reply) =>
+  app.delete('/config', route('Resets the global compatibility level to the default.', 'admin'), async (_request, reply) =>
     send(reply, 200, { compatibilityLevel: await registryNow().deleteConfig(null) }))
 
   app.get('/config/:subject', route('Compatibility level of a subject (?defaultToGlobal=true falls back to the global one).'), async (request, reply) => {
@@ -181,12 +183,12 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     return send(reply, 200, { compatibilityLevel: await registryNow().getConfig(subject as string, { defaultToGlobal: flag((request.query as Query).defaultToGlobal) }) })
   })
 
-  app.put('/config/:subject', route('Sets the compatibility level of a subject.'), async (request, reply) => {
+  app.put('/config/:subject', route('Sets the compatibility level of a subject.', 'admin'), async (request, reply) => {
     const { subject } = request.params as Params
     return send(reply, 200, { compatibility: await registryNow().setConfig(subject as string, levelOf(request.body)) })
   })
 
-  app.delete('/config/:subject', route('Removes the compatibility level of a subject.'), async (request, reply) => {
+  app.delete('/config/:subject', route('Removes the compatibility level of a subject.', 'admin'), async (request, reply) => {
     const { subject } = request.params as Params
     return send(reply, 200, { compatibilityLevel: await registryNow().deleteConfig(subject as string) })
   })
@@ -209,7 +211,7 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
 
   app.get('/mode', route('Global mode.'), async (_request, reply) => send(reply, 200, { mode: await registryNow().getMode(null) }))
 
-  app.put('/mode', route('Sets the global mode (READWRITE, READONLY, READONLY_OVERRIDE, IMPORT).'), async (request, reply) =>
+  app.put('/mode', route('Sets the global mode (READWRITE, READONLY, READONLY_OVERRIDE, IMPORT).', 'admin'), async (request, reply) =>
     send(reply, 200, { mode: await registryNow().setMode(null, modeOf(request.body), { force: flag((request.query as Query).force) }) }))
 
   app.get('/mode/:subject', route('Mode of a subject (?defaultToGlobal=true falls back to the global one).'), async (request, reply) => {
@@ -217,12 +219,12 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     return send(reply, 200, { mode: await registryNow().getMode(subject as string, { defaultToGlobal: flag((request.query as Query).defaultToGlobal) }) })
   })
 
-  app.put('/mode/:subject', route('Sets the mode of a subject.'), async (request, reply) => {
+  app.put('/mode/:subject', route('Sets the mode of a subject.', 'admin'), async (request, reply) => {
     const { subject } = request.params as Params
     return send(reply, 200, { mode: await registryNow().setMode(subject as string, modeOf(request.body), { force: flag((request.query as Query).force) }) })
   })
 
-  app.delete('/mode/:subject', route('Removes the mode of a subject.'), async (request, reply) => {
+  app.delete('/mode/:subject', route('Removes the mode of a subject.', 'admin'), async (request, reply) => {
     const { subject } = request.params as Params
     return send(reply, 200, { mode: await registryNow().deleteMode(subject as string) })
   })

@@ -24,9 +24,9 @@ async function app (t: { after: (fn: () => unknown) => void }, server: Record<st
     plugins: [{
       prefix: '/t',
       plugin: async (child) => {
-        child.post('/echo', { schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } }, async (request) => request.body)
-        child.get('/boom', async () => { throw new Error('secret internals') })
-        child.get('/coded', async () => { throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', 'topic x does not exist', { topic: 'x' }) })
+        child.post('/echo', { config: { access: 'producer' }, schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } }, async (request) => request.body)
+        child.get('/boom', { config: { access: 'viewer' } }, async () => { throw new Error('secret internals') })
+        child.get('/coded', { config: { access: 'viewer' } }, async () => { throw new VigilError('VGL_LOG_TOPIC_NOT_FOUND', 'topic x does not exist', { topic: 'x' }) })
       }
     }]
   })

@@ -1,0 +1,86 @@
+/**
+ * A real `vigil serve` (embedded log, every component) with one principal per role, for the
+ * access-control tests.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { validateConfig } from '../../src/config/load.ts'
+import { createLogger } from '../../src/logger.ts'
+import { startServer, type VigilServer } from '../../src/server.ts'
+import { serverComponents } from '../../src/components.ts'
+import { hashToken, newToken } from '../../src/access/index.ts'
+import { roles, type Role } from '../../src/http/roles.ts'
+
+export interface TestContext { after: (fn: () => unknown) => void }
+
+export interface AccessServer {
+  server: VigilServer
+  url: string
+  dir: string
+  logs: string[]
+  /** One token per role, its principal named after the role. */
+  tokens: Record<Role, string>
+  call (method: string, path: string, options?: { token?: string, body?: unknown, headers?: Record<string, string> }): Promise<{ status: number, body: any, headers: Headers }>
+}
+
+export const agentNode = '5f0c6a62-3d56-4a8e-9a55-0d3c6f1e2b11'
+
+export async function startAccessServer (t: TestContext, overrides: { access?: Record<string, unknown>, server?: Record<string, unknown>, dir?: string } = {}): Promise<AccessServer> {
+  const dir = overrides.dir ?? await mkdtemp(join(tmpdir(), 'vigil-access-'))
+  const tokens = Object.fromEntries(roles.map(role => [role, newToken()])) as Record<Role, string>
+  const principals = await Promise.all(roles.map(async role => ({
+    name: `${role}-user`,
+    roles: [role],
+    tokenHash: await hashToken(tokens[role]),
+    ...(role === 'agent' ? { nodeId: agentNode } : {})
+  })))
+  const config = validateConfig({
+    log: { url: `embedded:${join(dir, 'vigil.db')}` },
+    server: { port: 0, ...overrides.server },
+    logging: { level: 'info' },
+    access: { principals, ...overrides.access },
+    audit: { local: { path: join(dir, 'audit') }, flushIntervalMs: 100, checkpoint: { keyFile: join(dir, 'key.pem'), intervalMs: 1000 } }
+  })
+  const logs: string[] = []
+  const logger = createLogger(config, new Writable({ write (chunk, _e, done) { logs.push(String(chunk)); done() } }))
+  const server = await startServer(config, { logger, components: serverComponents })
+  t.after(async () => {
+    await server.close()
+    if (overrides.dir === undefined) await rm(dir, { recursive: true, force: true })
+  })
+  await server.ready
+  return {
+    server,
+    url: server.url,
+    dir,
+    logs,
+    tokens,
+    async call (method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers }
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+      let body: string | undefined
+      if (options.body !== undefined) {
+        body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body)
+        headers['content-type'] ??= 'application/json'
+      }
+      const response = await fetch(server.url + path, { method, headers, body })
+      const text = await response.text()
+      let parsed: unknown = text
+      try { parsed = JSON.parse(text) } catch {}
+      return { status: response.status, body: parsed, headers: response.headers }
+    }
+  }
+}
+
+/** Waits until `check` returns a truthy value (polling), or fails after `timeoutMs`. */
+export async function waitFor<T> (check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}

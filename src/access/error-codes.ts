@@ -58,7 +58,8 @@ export const accessErrors = {
   },
   VGL_ACCESS_TOKEN_FILE_INVALID: {
     summary: 'access.tokenFile cannot be read or is not {"principals": [ … ]} with valid entries.',
-    hint: 'The message names the file and the entry; at start this stops Vigil, on a reload the previous principals stay in force. `vigil access create-token` prints a valid entry.'
+    hint: 'The message names the file and the entry; at start this stops Vigil, on a reload the previous principals stay in force. `vigil access create-token` prints a valid entry.',
+    status: 422
   },
   VGL_ACCESS_TOKEN_HASH_INVALID: {
     summary: 'A tokenHash is not a hash made by `vigil access hash-token` (scrypt$N$r$p$salt$hash).',

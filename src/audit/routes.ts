@@ -34,8 +34,7 @@ export async function auditRoutes (app: FastifyInstance, options: AuditRoutesOpt
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendDetail(error, reply, (e) => request.log.error({ err: e, url: request.url }, 'audit route failed')))
 
-  app.post('/v1/audit/events', { config: { access: 'producer' }, schema: { tags: ['audit'], summary: 'Ingest audit events (an object, an array, or {"events": [...]}); 202 once durable on the log.' }
-  }, async (request, reply) => {
+  app.post('/v1/audit/events', { config: { access: 'producer' }, schema: { tags: ['audit'], summary: 'Ingest audit events (an object, an array, or {"events": [...]}); 202 once durable on the log.' } }, async (request, reply) => {
     const service = options.service()
     if (service === undefined || !service.started) {
       // CAIPE answers a stopping service like a full queue.
@@ -45,8 +44,7 @@ export async function auditRoutes (app: FastifyInstance, options: AuditRoutesOpt
     return reply.code(202).send(result)
   })
 
-  app.get('/v1/audit/events', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'Query audit records, newest first: since/from, until/to, window, limit, time_resolution, cursor and CAIPE\'s filters.' }
-  }, async (request) => ready().query(request.query as Record<string, string | undefined>))
+  app.get('/v1/audit/events', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'Query audit records, newest first: since/from, until/to, window, limit, time_resolution, cursor and CAIPE\'s filters.' } }, async (request) => ready().query(request.query as Record<string, string | undefined>))
 
   app.get('/v1/audit/status', { config: { access: 'viewer' }, schema: { tags: ['audit'], summary: 'CAIPE\'s status fields (queue = the archiver backlog).' } },
     async () => ready().status())
@@ -75,8 +73,7 @@ export async function auditRoutes (app: FastifyInstance, options: AuditRoutesOpt
   app.put('/v1/audit/retention', { config: { access: 'admin' }, schema: { tags: ['audit'], summary: 'S3 only: {"days": N} sets the lifecycle rule caipe-audit-retention (0 removes it).' } },
     async (request) => ready().setRetention(request.body))
 
-  app.get('/v1/audit/verify', { config: { access: 'operator' }, schema: { tags: ['audit'], summary: 'Verify the stored records of a range (since, until; default: all): modified, missing, inserted or reordered records with their file and position.' }
-  }, async (request) => {
+  app.get('/v1/audit/verify', { config: { access: 'operator' }, schema: { tags: ['audit'], summary: 'Verify the stored records of a range (since, until; default: all): modified, missing, inserted or reordered records with their file and position.' } }, async (request) => {
     const query = request.query as Record<string, string | undefined>
     const reports = await ready().verify({ since: query.since ?? query.from, until: query.until ?? query.to })
     return { ok: reports.every(r => r.ok), reports }

@@ -19,6 +19,8 @@ import { createAuditCommand } from './commands/audit.ts'
 import { createSchemasCommand } from './commands/schemas.ts'
 import { createDlqCommand } from './commands/dlq.ts'
 import { createDispatcherCommand } from './commands/dispatcher.ts'
+import { createAccessCommand } from './commands/access.ts'
+import { isAction, recordCliAction } from './self-audit.ts'
 
 export interface RunOptions {
   stdin?: Readable
@@ -64,15 +66,31 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     stderr
   }
 
-  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand]) {
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createAccessCommand]) {
     program.addCommand(create(context))
   }
-  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })
+  // Every level of subcommand, so that a usage error deep down is a return code, never process.exit.
+  const overrideExits = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })
+      overrideExits(sub)
+    }
+  }
+  overrideExits(program)
+  let acting: Command | undefined
+  program.hook('preAction', (_program, command) => { if (isAction(command)) acting = command })
+  const recordAction = async (error?: unknown): Promise<void> => {
+    // Only what the CLI did on the log itself: through a server, the server records it.
+    if (acting === undefined || log === undefined || config === undefined) return
+    await recordCliAction(log, config, acting, error).catch(e => stderr.write(`warning: the action was not recorded in the audit trail: ${formatError(e)}\n`))
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' })
+    await recordAction()
     return 0
   } catch (error) {
+    await recordAction(error)
     if (error instanceof CommanderError) {
       // Help and version exit with 0; parse errors were already printed by commander.
       return error.exitCode === 0 ? 0 : 2

@@ -121,7 +121,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
     for (const topic of config.topics) await log.admin.ensureTopic(topic)
     logProblem = null
     metrics.logUp.set(1)
-    access.start(log)
+    await access.start(log)
     for (const component of components) {
       if (stopping.signal.aborted) return
       await component.start?.(log)

@@ -67,9 +67,13 @@ export class PrincipalDirectory {
     this.#failed.clear()
   }
 
-  /** Forgets the verified tokens of one principal (a revoked node) at once. */
+  /**
+   * Forgets the verified tokens of the principals that match (a revoked node) at once, and every
+   * failed token (one may belong to a credential that just appeared).
+   */
   forget (matches: (principal: Principal) => boolean): void {
     this.#generation++
+    this.#failed.clear()
     for (const [digest, principal] of this.#verified) if (matches(principal)) this.#verified.delete(digest)
   }
 

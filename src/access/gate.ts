@@ -14,6 +14,8 @@ export interface GateOptions {
   /** undefined when the API is open (no credential of any kind is configured). */
   authenticate: ((token: string) => Promise<Principal | undefined>) | undefined
   selfAudit: SelfAudit
+  /** Whether an operator revoked this node: its credentials are refused at once. */
+  isRevoked: (nodeId: string) => boolean
   /** access.maxConcurrentRequests; 0 for no bound. */
   maxConcurrentRequests: number
   /** server.tls.clientCertificates is require-for-agents: agent routes need a verified client certificate. */
@@ -49,6 +51,10 @@ export function installGate (app: FastifyInstance, options: GateOptions): void {
       reply.raw.once('close', () => { inFlight-- })
     }
     request.principal = authenticate === undefined ? anonymous : await principalOf(request, authenticate, selfAudit)
+    const nodeId = request.principal.nodeId
+    if (nodeId !== undefined && options.isRevoked(nodeId)) {
+      throw new VigilError('VGL_ACCESS_NODE_REVOKED', `node ${nodeId} was revoked: its credentials are refused`, { nodeId })
+    }
     // An unmatched URL has no access level: a caller with valid credentials learns it is a 404.
     if (access === undefined) return
     if (!mayCall(request.principal, access)) {
@@ -68,6 +74,17 @@ export function installGate (app: FastifyInstance, options: GateOptions): void {
     if (reply.statusCode === 401) return
     selfAudit.note(actionOf(request, reply))
   })
+}
+
+/**
+ * For routes that act for one node (a heartbeat, a scan, a command fetch): an agent credential
+ * bound to a node may act only for that node. Throws VGL_ACCESS_WRONG_NODE naming both.
+ */
+export function assertActsForNode (request: FastifyRequest, nodeId: string): void {
+  const bound = request.principal?.nodeId
+  if (bound !== undefined && bound !== nodeId) {
+    throw new VigilError('VGL_ACCESS_WRONG_NODE', `principal ${request.principal?.name ?? ''} acts for node ${bound} only, not for node ${nodeId}`, { nodeId, boundTo: bound })
+  }
 }
 
 async function principalOf (request: FastifyRequest, authenticate: (token: string) => Promise<Principal | undefined>, selfAudit: SelfAudit): Promise<Principal> {

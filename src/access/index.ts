@@ -11,13 +11,14 @@ import { VigilError } from '../errors.ts'
 import type { Principal, Role } from '../http/roles.ts'
 import type { Log } from '../log/types.ts'
 import type { Logger } from '../logger.ts'
+import { AgentRegistry } from './agents.ts'
 import { PrincipalDirectory } from './directory.ts'
 import { installGate } from './gate.ts'
 import { NamedPrincipals, credentialsOf } from './principals.ts'
 import { accessRoutes } from './routes.ts'
 import { SelfAudit, type ActionRecord } from './self-audit.ts'
 
-export { anonymous, tokenOf } from './gate.ts'
+export { anonymous, tokenOf, assertActsForNode } from './gate.ts'
 export { mayCall, rolesSatisfying } from './policy.ts'
 export { hashToken, newToken } from './token-hash.ts'
 export { actionEvent, actionEventType, signInFailureEventType, type ActionRecord } from './self-audit.ts'
@@ -26,8 +27,8 @@ export { accessErrors } from './error-codes.ts'
 export interface AccessControl {
   /** Adds the gate's hooks, the rate limiter and the access routes; call before any other route. */
   install (app: FastifyInstance): Promise<void>
-  /** Starts writing self-audit events to the log (those recorded before wait until now). */
-  start (log: Log): void
+  /** Loads the agents' credentials and starts writing self-audit events (those recorded before wait until now). */
+  start (log: Log): Promise<void>
   stop (): Promise<void>
   /** Records an action taken outside the HTTP gate (a CLI command, a component). */
   record (action: ActionRecord): Promise<void>
@@ -63,12 +64,19 @@ export function createAccessControl ({ config, logger }: AccessControlContext): 
     }
   })
   const apiTokenRoles = [...new Set(access.apiTokenRoles)] as Role[]
+  const agents = new AgentRegistry({
+    topic: access.agentTopic,
+    refreshIntervalMs: access.agentRefreshIntervalMs,
+    enrolmentSecret: access.enrolmentSecret,
+    logger: log,
+    onChange: nodeId => directory.forget(principal => principal.nodeId === nodeId)
+  })
   const directory = new PrincipalDirectory({
     plainTokens: config.server.apiTokens.map((token, i) => ({ token, principal: { name: `api-token-${i + 1}`, roles: apiTokenRoles } satisfies Principal })),
-    sources: [named],
+    sources: [named, agents],
     cacheSize: access.cacheSize
   })
-  const open = config.server.apiTokens.length === 0 && access.principals.length === 0 && access.tokenFile === ''
+  const open = config.server.apiTokens.length === 0 && access.principals.length === 0 && access.tokenFile === '' && access.enrolmentSecret === ''
   const authenticate = directory.authenticate.bind(directory)
   const onSighup = (): void => { named.reload() }
 
@@ -78,6 +86,7 @@ export function createAccessControl ({ config, logger }: AccessControlContext): 
       installGate(app, {
         authenticate: open ? undefined : authenticate,
         selfAudit,
+        isRevoked: nodeId => agents.isRevoked(nodeId),
         maxConcurrentRequests: access.maxConcurrentRequests,
         agentsNeedClientCertificate: config.server.tls.clientCertificates === 'require-for-agents'
       })
@@ -95,15 +104,17 @@ export function createAccessControl ({ config, logger }: AccessControlContext): 
             { limit: context.max, statusCode: 429 })
         })
       }
-      await app.register(accessRoutes, { reload: () => named.reload() })
+      await app.register(accessRoutes, { reload: () => named.reload(), agents, selfAudit })
     },
-    start (logOfServer) {
+    async start (logOfServer) {
       selfAudit.attach(logOfServer)
+      await agents.start(logOfServer)
       named.watch()
       process.on('SIGHUP', onSighup)
     },
     async stop () {
       process.off('SIGHUP', onSighup)
+      agents.stop()
       named.close()
       await selfAudit.close()
     },

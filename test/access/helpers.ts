@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { validateConfig } from '../../src/config/load.ts'
 import { createLogger } from '../../src/logger.ts'
-import { startServer, type VigilServer } from '../../src/server.ts'
+import { startServer, type ComponentFactory, type VigilServer } from '../../src/server.ts'
 import { serverComponents } from '../../src/components.ts'
 import { hashToken, newToken } from '../../src/access/index.ts'
 import { roles, type Role } from '../../src/http/roles.ts'
@@ -27,9 +27,9 @@ export interface AccessServer {
 
 export const agentNode = '5f0c6a62-3d56-4a8e-9a55-0d3c6f1e2b11'
 
-export async function startAccessServer (t: TestContext, overrides: { access?: Record<string, unknown>, server?: Record<string, unknown>, dir?: string } = {}): Promise<AccessServer> {
+export async function startAccessServer (t: TestContext, overrides: { access?: Record<string, unknown>, server?: Record<string, unknown>, dir?: string, components?: ComponentFactory[], tokens?: Record<Role, string> } = {}): Promise<AccessServer> {
   const dir = overrides.dir ?? await mkdtemp(join(tmpdir(), 'vigil-access-'))
-  const tokens = Object.fromEntries(roles.map(role => [role, newToken()])) as Record<Role, string>
+  const tokens = overrides.tokens ?? Object.fromEntries(roles.map(role => [role, newToken()])) as Record<Role, string>
   const principals = await Promise.all(roles.map(async role => ({
     name: `${role}-user`,
     roles: [role],
@@ -45,7 +45,7 @@ export async function startAccessServer (t: TestContext, overrides: { access?: R
   })
   const logs: string[] = []
   const logger = createLogger(config, new Writable({ write (chunk, _e, done) { logs.push(String(chunk)); done() } }))
-  const server = await startServer(config, { logger, components: serverComponents })
+  const server = await startServer(config, { logger, components: [...serverComponents, ...overrides.components ?? []] })
   t.after(async () => {
     await server.close()
     if (overrides.dir === undefined) await rm(dir, { recursive: true, force: true })

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { VigilConfig } from './config/schema.ts'
 import { VigilError, isVigilError } from './errors.ts'
-import { createAccessControl, type AccessControl } from './access/index.ts'
+import { createAccessControl, tlsEnabled, type AccessControl } from './access/index.ts'
 import { buildApp, type AppPlugin } from './http/app.ts'
 import { createLog } from './log/open.ts'
 import type { Log } from './log/types.ts'
@@ -43,7 +43,7 @@ export interface StartServerOptions {
 }
 
 export interface VigilServer {
-  /** e.g. http://127.0.0.1:8080 */
+  /** e.g. http://127.0.0.1:8080 (https:// with server.tls) */
   readonly url: string
   readonly app: FastifyInstance
   readonly log: Log
@@ -102,7 +102,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port
   const host = config.server.host.includes(':') && !config.server.host.startsWith('[') ? `[${config.server.host}]` : config.server.host
-  const url = `http://${host}:${port}`
+  const url = `${tlsEnabled(config.server.tls) ? 'https' : 'http'}://${host}:${port}`
   logger.info({ url, log: log.url }, 'vigil serving')
 
   const ready = (async () => {

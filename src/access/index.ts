@@ -23,6 +23,7 @@ export { mayCall, rolesSatisfying } from './policy.ts'
 export { hashToken, newToken } from './token-hash.ts'
 export { actionEvent, actionEventType, signInFailureEventType, type ActionRecord } from './self-audit.ts'
 export { accessErrors } from './error-codes.ts'
+export { httpsOptions, tlsEnabled, watchCertificates } from './tls.ts'
 
 export interface AccessControl {
   /** Adds the gate's hooks, the rate limiter and the access routes; call before any other route. */

@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { open, readdir, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Agent } from 'undici'
 
 export interface AuditClientOptions {
   /** Base URL of the audit service (CAIPE: AUDIT_SERVICE_URL, default http://audit-service:8010). */
@@ -29,6 +30,8 @@ export interface AuditClientOptions {
   maxBufferEvents?: number
   /** Extra request headers, e.g. { authorization: 'Bearer …' }. */
   headers?: Record<string, string>
+  /** PEM CA bundle that the service's HTTPS certificate must chain to (a private CA); the system's CAs otherwise. */
+  ca?: string | Buffer
   /** Directory of the durable spool; off when undefined. */
   spoolDir?: string
   /** Largest spool in bytes; beyond it batches are dropped (and counted). Default 256 MiB. */
@@ -79,6 +82,7 @@ export function createAuditClient (options: AuditClientOptions = {}): AuditClien
   let spoolSeq = 0
   let spoolRetryAt = 0
   let spoolFailures = 0
+  const tls = tlsInit(options.ca)
 
   const post = async (events: Array<Record<string, unknown>>): Promise<string | null> => {
     try {
@@ -86,8 +90,9 @@ export function createAuditClient (options: AuditClientOptions = {}): AuditClien
         method: 'POST',
         headers: { 'content-type': 'application/json', ...options.headers },
         body: JSON.stringify(events),
-        signal: AbortSignal.timeout(timeoutMs)
-      })
+        signal: AbortSignal.timeout(timeoutMs),
+        ...tls
+      } as RequestInit)
       await response.arrayBuffer().catch(() => {})
       if (response.status >= 200 && response.status < 300) return null
       return `HTTP ${response.status}`
@@ -235,12 +240,12 @@ export function createAuditClient (options: AuditClientOptions = {}): AuditClien
  * A single-event post, as CAIPE's direct producers do it (1 s timeout): resolves true when the
  * service took it, false (after a warning) otherwise. Never throws.
  */
-export async function sendAuditEvent (event: Record<string, unknown>, options: { url?: string, timeoutMs?: number, headers?: Record<string, string>, warn?: (message: string, details: Record<string, unknown>) => void } = {}): Promise<boolean> {
+export async function sendAuditEvent (event: Record<string, unknown>, options: { url?: string, timeoutMs?: number, headers?: Record<string, string>, ca?: string | Buffer, warn?: (message: string, details: Record<string, unknown>) => void } = {}): Promise<boolean> {
   const url = `${(options.url ?? process.env.AUDIT_SERVICE_URL ?? 'http://audit-service:8010').replace(/\/+$/, '')}/v1/audit/events`
   const warn = options.warn ?? ((message: string, details: Record<string, unknown>) => console.warn(`audit: ${message}`, details))
   const timeoutMs = options.timeoutMs ?? 1000
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body: JSON.stringify(event), signal: AbortSignal.timeout(timeoutMs) })
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body: JSON.stringify(event), signal: AbortSignal.timeout(timeoutMs), ...tlsInit(options.ca) } as RequestInit)
     await response.arrayBuffer().catch(() => {})
     if (response.ok) return true
     warn('audit event dropped', { url, status: response.status })
@@ -249,4 +254,9 @@ export async function sendAuditEvent (event: Record<string, unknown>, options: {
     warn('audit event dropped', { url, problem: e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.message })
   }
   return false
+}
+
+/** fetch's options that make it check the server against a private CA (Node's fetch takes an undici dispatcher). */
+function tlsInit (ca: string | Buffer | undefined): { dispatcher?: Agent } {
+  return ca === undefined ? {} : { dispatcher: new Agent({ connect: { ca } }) }
 }

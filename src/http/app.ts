@@ -9,7 +9,8 @@ import type { VigilConfig } from '../config/schema.ts'
 import { VigilError, isVigilError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import { createAccessControl, rolesSatisfying, type AccessControl } from '../access/index.ts'
+import type { Server as HttpsServer } from 'node:https'
+import { createAccessControl, httpsOptions, rolesSatisfying, tlsEnabled, watchCertificates, type AccessControl } from '../access/index.ts'
 
 export interface Readiness {
   /** Each named check: null when fine, else why it is not. */
@@ -35,20 +36,26 @@ export interface AppOptions {
 
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const { config, logger, metrics, readiness } = options
+  const https = tlsEnabled(config.server.tls) ? httpsOptions(config.server.tls) : undefined
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request lines come from the features that know what a request means (e.g. one line per event batch).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
-  })
+    forceCloseConnections: 'idle',
+    ...(https === undefined ? {} : { https })
+  }) as unknown as FastifyInstance
+  if (https !== undefined) {
+    const stopWatching = watchCertificates(app.server as unknown as HttpsServer, config.server.tls, logger.child({ component: 'tls' }))
+    app.addHook('onClose', async () => stopWatching())
+  }
 
   await app.register(swagger, {
     openapi: {
       info: { title: 'Vigil', version: '0.1.0', description: 'Vigil\'s HTTP API.' },
-      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
-      security: [{ token: [] }]
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, basic: { type: 'http', scheme: 'basic', description: 'The token as the password, any user name (registry and CAIPE clients).' } } },
+      security: [{ token: [] }, { basic: [] }]
     },
     // Each operation states who may call it, so clients and the route-walk test read it from the document.
     transform: ({ schema, url, route }) => {

@@ -5,30 +5,11 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Type } from '@sinclair/typebox'
-import { assertActsForNode } from '../../src/access/index.ts'
-import type { ComponentFactory } from '../../src/server.ts'
-import { startAccessServer, waitFor } from './helpers.ts'
+import { nodeRoute, startAccessServer, waitFor } from './helpers.ts'
 
 const secret = 'enrol-secret-0123456789abcdef'
 const nodeA = '0b7c8a8e-1a52-4c1e-8f2b-7b9a0d1e2f3a'
 const nodeB = '7d3f1c2b-9e4a-4b5c-8d6e-1f2a3b4c5d6e'
-
-/** A route that acts for the node named in its body, as the fleet's agent routes do. */
-const nodeRoute: ComponentFactory = () => ({
-  name: 'node-route',
-  routes: {
-    plugin: async (app) => {
-      app.post<{ Body: { node_id: string } }>('/test/agent/ping', {
-        config: { access: 'agent' },
-        schema: { body: Type.Object({ node_id: Type.String() }) }
-      }, async (request) => {
-        assertActsForNode(request, request.body.node_id)
-        return { status: 'ok' }
-      })
-    }
-  }
-})
 
 test('enrolment: a wrong or missing secret is refused; a node gets a token that acts for it alone', async (t) => {
   const s = await startAccessServer(t, { access: { enrolmentSecret: secret }, components: [nodeRoute] })

@@ -10,7 +10,8 @@ import { validateConfig } from '../../src/config/load.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startServer, type ComponentFactory, type VigilServer } from '../../src/server.ts'
 import { serverComponents } from '../../src/components.ts'
-import { hashToken, newToken } from '../../src/access/index.ts'
+import { Type } from '@sinclair/typebox'
+import { assertActsForNode, hashToken, newToken } from '../../src/access/index.ts'
 import { roles, type Role } from '../../src/http/roles.ts'
 
 export interface TestContext { after: (fn: () => unknown) => void }
@@ -22,10 +23,26 @@ export interface AccessServer {
   logs: string[]
   /** One token per role, its principal named after the role. */
   tokens: Record<Role, string>
-  call (method: string, path: string, options?: { token?: string, body?: unknown, headers?: Record<string, string> }): Promise<{ status: number, body: any, headers: Headers }>
+  call (method: string, path: string, options?: { token?: string, body?: unknown, headers?: Record<string, string>, dispatcher?: unknown }): Promise<{ status: number, body: any, headers: Headers }>
 }
 
 export const agentNode = '5f0c6a62-3d56-4a8e-9a55-0d3c6f1e2b11'
+
+/** A route that acts for the node named in its body, as the fleet's agent routes do. */
+export const nodeRoute: ComponentFactory = () => ({
+  name: 'node-route',
+  routes: {
+    plugin: async (app) => {
+      app.post<{ Body: { node_id: string } }>('/test/agent/ping', {
+        config: { access: 'agent' },
+        schema: { body: Type.Object({ node_id: Type.String() }) }
+      }, async (request) => {
+        assertActsForNode(request, request.body.node_id)
+        return { status: 'ok' }
+      })
+    }
+  }
+})
 
 export async function startAccessServer (t: TestContext, overrides: { access?: Record<string, unknown>, server?: Record<string, unknown>, dir?: string, components?: ComponentFactory[], tokens?: Record<Role, string> } = {}): Promise<AccessServer> {
   const dir = overrides.dir ?? await mkdtemp(join(tmpdir(), 'vigil-access-'))
@@ -57,7 +74,7 @@ export async function startAccessServer (t: TestContext, overrides: { access?: R
     dir,
     logs,
     tokens,
-    async call (method, path, options = {}) {
+    async call (method, path, options: { token?: string, body?: unknown, headers?: Record<string, string>, dispatcher?: unknown } = {}) {
       const headers: Record<string, string> = { ...options.headers }
       if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
       let body: string | undefined
@@ -65,7 +82,7 @@ export async function startAccessServer (t: TestContext, overrides: { access?: R
         body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body)
         headers['content-type'] ??= 'application/json'
       }
-      const response = await fetch(server.url + path, { method, headers, body })
+      const response = await fetch(server.url + path, { method, headers, body, ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }) } as RequestInit)
       const text = await response.text()
       let parsed: unknown = text
       try { parsed = JSON.parse(text) } catch {}

@@ -2,11 +2,13 @@
  * Audit service benchmarks (issue 5). Prints medians of several runs.
  *
  *   npm run bench:audit                 everything (about 3–4 minutes on 2 cores)
- *   npm run bench:audit -- --only ingest|latency|archive|query|normalise
+ *   npm run bench:audit -- --only ingest|ingest-access|latency|archive|query|normalise
  *
  * 1. HTTP ingestion, batches of 500: `vigil serve` (embedded log, local store) in a child
  *    process, 8 keep-alive connections from this one; events/s acknowledged (202 = durable)
  *    over 5 s, after 2 s of the same load to warm the server up.
+ *    `--only ingest-access`: the same against five principals with scrypt-hashed tokens, roles
+ *    and the rate limiter, alternating with the open API, and the ratio.
  * 2. p95 request latency at a fixed 20k events/s (40 requests/s of 500 events, and 200/s of 100),
  *    over 5 s after 2 s of warm-up at the same rate. Requests are sent on schedule whether or
  *    not earlier ones were answered, so a stalled server shows up as latency.
@@ -39,6 +41,7 @@ import { normaliseEvents } from '../src/audit/record.ts'
 import { queryStore } from '../src/audit/query.ts'
 import { fileHex, warmManifests, type ArchiveStore, type RecordFilter } from '../src/audit/store.ts'
 import { startS3 } from '../scripts/s3.ts'
+import { hashToken, newToken } from '../src/access/index.ts'
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, s3: { type: 'boolean' }, records: { type: 'string' } } })
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
@@ -70,27 +73,27 @@ function event (i: number, tsMs: number): Record<string, unknown> {
   }
 }
 
-async function startServe (dir: string, audit: Record<string, unknown> = {}): Promise<{ url: string, stop: () => Promise<void> }> {
+async function startServe (dir: string, audit: Record<string, unknown> = {}, access: Record<string, unknown> = {}): Promise<{ url: string, stop: () => Promise<void> }> {
   const port = 19400 + Math.floor(Math.random() * 500)
   const configFile = join(dir, 'config.json')
-  await writeFile(configFile, JSON.stringify({ log: { url: `embedded:${join(dir, 'vigil.db')}` }, server: { port }, logging: { level: 'warn' }, audit: { local: { path: join(dir, 'audit') }, checkpoint: { keyFile: join(dir, 'key.pem') }, maxBacklogRecords: 10_000_000, ...audit } }))
+  await writeFile(configFile, JSON.stringify({ log: { url: `embedded:${join(dir, 'vigil.db')}` }, server: { port }, logging: { level: 'warn' }, access, audit: { local: { path: join(dir, 'audit') }, checkpoint: { keyFile: join(dir, 'key.pem') }, maxBacklogRecords: 10_000_000, ...audit } }))
   const env = { ...process.env }
   delete env.VIGIL_CONFIG
   const child = spawn(process.execPath, [main, '--config', configFile, 'serve'], { stdio: ['ignore', 'ignore', 'inherit'], env })
   const exited = new Promise(resolve => child.once('exit', resolve))
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; ; i++) {
-    try { if ((await fetch(`${url}/v1/audit/readyz`)).status === 200) break } catch {}
+    try { if ((await fetch(`${url}/readyz`)).status === 200) break } catch {}
     if (i > 300) throw new Error('vigil serve did not start')
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   return { url, stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
-function post (agent: Agent, url: string, body: Buffer): Promise<number> {
+function post (agent: Agent, url: string, body: Buffer, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL('/v1/audit/events', url)
-    const req = request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, res => {
+    const req = request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers } }, res => {
       res.resume()
       res.on('end', () => resolve(res.statusCode ?? 0))
     })
@@ -104,34 +107,56 @@ function bodies (count: number, size: number): Buffer[] {
   return Array.from({ length: count }, (_, b) => Buffer.from(JSON.stringify(Array.from({ length: size }, (_, i) => { const e = event(b * size + i, now); delete e.audit_event_id; delete e.ts; return e }))))
 }
 
+/** Acknowledged events/s of one `vigil serve` (8 connections, batches of 500, 5 s after the warm-up). */
+async function ingestRate (access: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
+  const serve = await startServe(dir, {}, access)
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 })
+  const payloads = bodies(64, 500)
+  let next = 0
+  const load = async (durationMs: number): Promise<number> => {
+    let acked = 0
+    const started = performance.now()
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (performance.now() - started < durationMs) {
+        const status = await post(agent, serve.url, payloads[next++ % payloads.length] as Buffer, headers)
+        if (status !== 202) throw new Error(`HTTP ${status}`)
+        acked += 500
+      }
+    }))
+    return acked / ((performance.now() - started) / 1000)
+  }
+  await load(warmUpMs)
+  const rate = await load(5000)
+  agent.destroy()
+  await serve.stop()
+  await rm(dir, { recursive: true, force: true })
+  return rate
+}
+
 async function benchIngest (): Promise<void> {
   const runs: number[] = []
-  for (let run = 0; run < 3; run++) {
-    const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-audit-'))
-    const serve = await startServe(dir)
-    const agent = new Agent({ keepAlive: true, maxSockets: 8 })
-    const payloads = bodies(64, 500)
-    let next = 0
-    const load = async (durationMs: number): Promise<number> => {
-      let acked = 0
-      const started = performance.now()
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (performance.now() - started < durationMs) {
-          const status = await post(agent, serve.url, payloads[next++ % payloads.length] as Buffer)
-          if (status !== 202) throw new Error(`HTTP ${status}`)
-          acked += 500
-        }
-      }))
-      return acked / ((performance.now() - started) / 1000)
-    }
-    await load(warmUpMs)
-    const rate = await load(5000)
-    runs.push(rate)
-    agent.destroy()
-    await serve.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
+  for (let run = 0; run < 3; run++) runs.push(await ingestRate())
   console.log(`ingest  POST /v1/audit/events, batches of 500, 8 connections, 202 after fsync: median ${fmt(median(runs))} events/s (runs: ${runs.map(fmt).join(', ')})`)
+}
+
+/**
+ * The cost of access control on ingestion: the open API against five named principals with
+ * scrypt-hashed tokens, roles and the per-principal rate limiter, alternating runs in one process.
+ */
+async function benchIngestWithAccess (): Promise<void> {
+  const token = newToken()
+  const principals = await Promise.all(['viewer', 'operator', 'admin', 'agent', 'producer'].map(async (role, i) => ({
+    name: `bench-${role}`, roles: [role], tokenHash: await hashToken(role === 'producer' ? token : newToken()), ...(role === 'agent' ? { nodeId: `node-${i}` } : {})
+  })))
+  const open: number[] = []
+  const guarded: number[] = []
+  for (let run = 0; run < 3; run++) {
+    open.push(await ingestRate())
+    guarded.push(await ingestRate({ principals }, { authorization: `Bearer ${token}` }))
+  }
+  const ratio = median(guarded) / median(open)
+  console.log(`ingest with access control (5 hashed principals, roles, rate limiter) vs open: ${fmt(median(guarded))} vs ${fmt(median(open))} events/s, ratio ${ratio.toFixed(3)} (runs: guarded ${guarded.map(fmt).join(', ')}; open ${open.map(fmt).join(', ')})`)
 }
 
 async function benchLatency (): Promise<void> {
@@ -326,6 +351,7 @@ function benchNormalise (): void {
 
 if (want('normalise')) benchNormalise()
 if (want('ingest')) await benchIngest()
+if (want('ingest-access')) await benchIngestWithAccess()
 if (want('latency')) await benchLatency()
 if (want('archive')) await benchArchive()
 if (want('query')) await benchQuery()

@@ -1,7 +1,7 @@
 /**
  * An S3-compatible server on loopback for tests, benchmarks and local development: moto's
  * server mode (the AWS mock that boto and most S3 tooling test against), installed from PyPI
- * into a virtualenv under `.cache/s3/` the first time, with no manual step.
+ * into a virtualenv under `.cache/s3/` the first time (scripts/python-venv.ts), with no manual step.
  *
  *   npm run s3                          serves on 127.0.0.1:<free port> and prints the settings
  *   npm run s3 -- --port 9000 --bucket audit
@@ -15,22 +15,16 @@
  * Data lives in memory and is gone at stop. The server dies with the Node process that started
  * it, even on SIGKILL (a watcher shell holds a pipe to Node, as scripts/kafka.ts does).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { projectRoot, pythonTool } from './python-venv.ts'
 
-const run = promisify(execFile)
 export const motoVersion = '5.2.5'
-const projectRoot = fileURLToPath(new URL('../', import.meta.url))
-const venv = join(projectRoot, '.cache', 's3', 'moto-venv')
-const marker = join(venv, `.vigil-moto-${motoVersion}`)
 const host = '127.0.0.1'
-const installTimeoutMs = 15 * 60_000
 
 export interface S3Server {
   /** e.g. http://127.0.0.1:43117 */
@@ -50,68 +44,14 @@ export interface StartS3Options {
   log?: (line: string) => void
 }
 
-let installing: Promise<string> | undefined
-
-/** The moto_server executable, installing moto[server] into .cache/s3/moto-venv when needed. */
+/** The moto_server executable, installing moto[server] into .cache/s3/venv when needed. */
 export function motoServer (log: (line: string) => void = () => {}): Promise<string> {
-  installing ??= (async () => {
-    const exe = join(venv, 'bin', 'moto_server')
-    if (existsSync(marker) && existsSync(exe)) return exe
-    await mkdir(join(projectRoot, '.cache', 's3'), { recursive: true })
-    // Test files run in parallel processes: one installs, the others wait for it (two pip
-    // installs into one venv broke a moto that had just started, on a clean clone).
-    return await withInstallLock(async () => {
-      if (existsSync(marker) && existsSync(exe)) return exe
-      await install(log)
-      return exe
-    })
-  })().catch((error: unknown) => {
-    installing = undefined
-    throw error
-  })
-  return installing
-}
-
-async function install (log: (line: string) => void): Promise<void> {
-  const python = process.env.PYTHON ?? 'python3'
-  log(`installing moto[server]==${motoVersion} from PyPI into ${venv} (once)`)
-  try {
-    if (!existsSync(join(venv, 'bin', 'pip'))) await run(python, ['-m', 'venv', venv], { timeout: 120_000 })
-    await run(join(venv, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', `moto[server]==${motoVersion}`], { timeout: installTimeoutMs, maxBuffer: 16 * 1024 * 1024 })
-  } catch (cause) {
-    const e = cause as NodeJS.ErrnoException & { stderr?: string }
-    const hint = e.code === 'ENOENT'
-      ? 'Install Python 3 with venv (Debian: apt-get install python3-venv) or set PYTHON.'
-      : 'Check network access to PyPI (or a mirror in pip.conf).'
-    throw new Error(`cannot install moto[server]==${motoVersion}: ${(e.stderr ?? e.message).trim().split('\n').slice(-5).join('\n')}\n  hint: ${hint}`, { cause })
-  }
-  await writeFile(marker, `${motoVersion}\n`)
+  return pythonTool({ name: 's3', requirements: [`moto[server]==${motoVersion}`], executable: 'moto_server' }, log)
 }
 
 async function logTail (file: string): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '')
   return text.trim().split('\n').slice(-15).join('\n')
-}
-
-/** Runs `fn` holding .cache/s3/install.lock (a directory: mkdir is atomic); a lock older than an install may take is taken over. */
-async function withInstallLock<T> (fn: () => Promise<T>): Promise<T> {
-  const lock = join(projectRoot, '.cache', 's3', 'install.lock')
-  for (;;) {
-    try {
-      await mkdir(lock)
-      break
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    }
-    const since = await stat(lock).then(s => s.mtimeMs, () => Date.now())
-    if (Date.now() - since > installTimeoutMs + 120_000) await rm(lock, { recursive: true, force: true })
-    else await sleep(500)
-  }
-  try {
-    return await fn()
-  } finally {
-    await rm(lock, { recursive: true, force: true })
-  }
 }
 
 const launcher = `exec 3<&0

@@ -99,7 +99,8 @@ export function createAccessControl ({ config, logger }: AccessControlContext): 
           max: access.writeRateLimitPerMinute,
           timeWindow: 60_000,
           allowList: (request) => request.method === 'GET' || request.method === 'HEAD' || request.routeOptions.config.access === 'public',
-          keyGenerator: (request) => request.principal?.name ?? request.ip,
+          // An open API has one principal for everyone: there, each client address has its own budget.
+          keyGenerator: (request) => request.principal === undefined || open ? request.ip : request.principal.name,
           errorResponseBuilder: (request, context) => new VigilError('VGL_ACCESS_RATE_LIMITED',
             `principal ${request.principal?.name ?? request.ip} made more than ${context.max} write requests in a minute (access.writeRateLimitPerMinute); retry in ${Math.ceil(context.ttl / 1000)} s`,
             { limit: context.max, statusCode: 429 })

@@ -118,7 +118,24 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
       }
     }
     if (stopping.signal.aborted) return
-    for (const topic of config.topics) await log.admin.ensureTopic(topic)
+    warnOfUnkeptReplication(log, config.topics, logger)
+    for (const topic of config.topics) {
+      // A topic the cluster refuses (replication 3 on one broker) is a config problem: /readyz
+      // names the topic and the broker's reason instead of "connecting" forever. Retried with
+      // backoff, since a cluster that is still electing its controller refuses for a while too.
+      for (let attempt = 1; !stopping.signal.aborted; attempt++) {
+        try {
+          await log.admin.ensureTopic(topic)
+          break
+        } catch (error) {
+          logProblem = `topic ${topic.name} (config.topics) cannot be created: ${describe(error)}`
+          const waitMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))
+          logger[attempt === 1 ? 'error' : 'warn']({ code: isVigilError(error) ? error.code : undefined, topic: topic.name, attempt, retryInMs: waitMs }, logProblem)
+          await sleep(waitMs, stopping.signal)
+        }
+      }
+    }
+    if (stopping.signal.aborted) return
     logProblem = null
     metrics.logUp.set(1)
     await access.start(log)
@@ -156,6 +173,15 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
       return closed
     }
   }
+}
+
+/** The embedded log keeps one copy of everything: said once, at start, for the topics that ask for more. */
+function warnOfUnkeptReplication (log: Log, topics: Readonly<VigilConfig>['topics'], logger: Logger): void {
+  if (log.kind !== 'embedded') return
+  const asking = topics.filter(t => (t.replicationFactor ?? 1) > 1)
+  if (asking.length === 0) return
+  logger.warn({ topics: asking.map(t => `${t.name} (replicationFactor ${t.replicationFactor ?? 1})`) },
+    `the embedded log keeps one copy of each partition: replicationFactor is ignored for ${asking.map(t => t.name).join(', ')} (use a Kafka cluster for replicas)`)
 }
 
 function describe (error: unknown): string {

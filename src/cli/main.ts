@@ -10,6 +10,7 @@ import { VigilError, formatError, isVigilError } from '../errors.ts'
 import { createLog } from '../log/open.ts'
 import type { Log } from '../log/types.ts'
 import type { CommandContext } from './context.ts'
+import { watchOutputClosed } from './output-closed.ts'
 import { createServeCommand } from './commands/serve.ts'
 import { createProduceCommand } from './commands/produce.ts'
 import { createConsumeCommand } from './commands/consume.ts'
@@ -85,9 +86,14 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     await recordCliAction(log, config, acting, error).catch(e => stderr.write(`warning: the action was not recorded in the audit trail: ${formatError(e)}\n`))
   }
 
+  const output = watchOutputClosed(stdout)
   try {
-    await program.parseAsync(argv, { from: 'user' })
-    await recordAction()
+    const parsing = program.parseAsync(argv, { from: 'user' })
+    const readerGone = await Promise.race([parsing.then(() => false), output.closed.then(() => true)])
+    // The reader went away (… | head): what the command still does ends when its log closes
+    // below, and whatever it throws then is nobody's concern.
+    if (readerGone) parsing.catch(() => {})
+    else await recordAction()
     return 0
   } catch (error) {
     await recordAction(error)

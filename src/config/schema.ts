@@ -14,7 +14,7 @@ const Bool = (description: string, def: boolean) => Type.Boolean({ description, 
 const TopicSpecSchema = Type.Object({
   name: Type.String({ description: 'Topic name ([a-zA-Z0-9._-], at most 249 characters).', pattern: '^[a-zA-Z0-9._-]{1,249}$' }),
   partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'Number of partitions.' })),
-  replicationFactor: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'Kafka only: copies of each partition.' })),
+  replicationFactor: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'Kafka only: copies of each partition (the embedded log keeps one copy and vigil serve warns at start when a topic asks for more).' })),
   retentionMs: Type.Optional(Type.Integer({ minimum: -1, description: 'Delete records older than this (ms); -1 keeps them forever.' })),
   retentionBytes: Type.Optional(Type.Integer({ minimum: -1, description: 'Per partition size limit in bytes; -1 = none.' })),
   cleanupPolicy: Type.Optional(Type.Union([Type.Literal('delete'), Type.Literal('compact')], { description: 'delete, or compact (latest value per key).' })),

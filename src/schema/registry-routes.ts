@@ -70,6 +70,11 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
 
   app.get('/', route('Registry root (answers {}).'), async (_request, reply) => send(reply, 200, {}))
 
+  // Vigil has Confluent's default context only; clients that list contexts (Confluent's own
+  // serdes, schema-linking tools) expect it named '.'.
+  app.get('/contexts', { config: { access: 'viewer' }, schema: { tags, summary: 'Lists schema contexts: the default context "." alone.' } },
+    async (_request, reply) => send(reply, 200, ['.']))
+
   // ---- subjects -------------------------------------------------------------------------------
 
   app.get('/subjects', route('Lists subjects (?deleted=true includes soft-deleted ones; ?subjectPrefix=).'), async (request, reply) => {
@@ -201,7 +206,7 @@ export async function registryRoutes (app: FastifyInstance, opts: RegistryRoutes
     return send(reply, 200, compatibilityBody(result, flag((request.query as Query).verbose)))
   })
 
-  app.post('/compatibility/subjects/:subject/versions', route('Tests a schema against every version of a subject.'), async (request, reply) => {
+  app.post('/compatibility/subjects/:subject/versions', route('Tests a schema against the versions the subject\'s level names: the latest, or every one for a *_TRANSITIVE level.'), async (request, reply) => {
     const { subject } = request.params as Params
     const result = await registryNow().checkCompatibility(subject as string, 'all', schemaInputOf(request.body))
     return send(reply, 200, compatibilityBody(result, flag((request.query as Query).verbose)))

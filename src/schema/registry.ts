@@ -328,9 +328,9 @@ export class LogSchemaRegistry implements SchemaRegistryApi {
     const level = this.#effectiveLevel(subject)
     let result: LevelCheckResult
     if (version === 'all') {
-      // Against every live version, whatever the level's transitivity.
-      const transitive = level === 'NONE' || level.endsWith('_TRANSITIVE') ? level : `${level}_TRANSITIVE` as CompatibilityLevel
-      result = this.#checkAgainst(transitive, parsed, live)
+      // As Confluent does: the level decides the versions, so a non-transitive level checks the
+      // latest live version only and a *_TRANSITIVE one every live version (checkLevel slices).
+      result = this.#checkAgainst(level, parsed, live)
     } else {
       if (live.length === 0) {
         if (version === 'latest') return { isCompatible: true, messages: [] }

@@ -87,7 +87,7 @@ export interface SchemaRegistryApi {
   setConfig (subject: string | null, level: CompatibilityLevel): Promise<CompatibilityLevel>
   /** Removes the subject's (or resets the global) level; returns the level that was set. */
   deleteConfig (subject: string | null): Promise<CompatibilityLevel>
-  /** Checks against one version, or with 'all' against every live version. */
+  /** Checks against one version, or with 'all' against the versions the level names (latest only unless transitive). */
   checkCompatibility (subject: string, version: VersionSelector | 'all', input: SchemaInput): Promise<CompatibilityResult>
   getMode (subject: string | null, options?: { defaultToGlobal?: boolean }): Promise<RegistryMode>
   setMode (subject: string | null, mode: RegistryMode, options?: { force?: boolean }): Promise<RegistryMode>

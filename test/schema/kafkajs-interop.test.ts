@@ -13,7 +13,7 @@ import { builtinSchemasDir } from '../../src/schema/builtin-schemas.ts'
 import { createSerde } from '../../src/schema/serde.ts'
 import { createRegistry, createRegistryApp, openEmbeddedLog, tempDir } from './helpers/registry.ts'
 
-const { SchemaRegistry, SchemaType } = confluent
+const { SchemaRegistry, SchemaType, COMPATIBILITY } = confluent
 
 /** Drops avsc's record classes: compare values, not prototypes. */
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
@@ -113,4 +113,58 @@ test('JSON Schema subjects: the client\'s JSON records decode in Vigil and the o
   const fromVigil = await serde.encode('heartbeats-value', record)
   assert.deepEqual(await client.decode(fromVigil), record)
   await assert.rejects(serde.encode('heartbeats-value', { ok: 'yes' }), { code: 'VGL_SCHEMA_SERDE_MISMATCH' })
+})
+
+test('GET /contexts answers Confluent\'s default context alone: ["."]', async (t) => {
+  const { host } = await serve(t)
+  const response = await fetch(`${host}/contexts`)
+  assert.equal(response.status, 200)
+  assert.match(response.headers.get('content-type') ?? '', /application\/vnd\.schemaregistry\.v1\+json/)
+  assert.deepEqual(await response.json(), ['.'])
+})
+
+test('POST /compatibility/subjects/{s}/versions checks the latest version only unless the level is transitive, as Confluent does', async (t) => {
+  const { host } = await serve(t)
+  const client = new SchemaRegistry({ host }, { [SchemaType.AVRO]: {} })
+  const subject = 'drift-value'
+  const record = (fields: unknown[]): string => JSON.stringify({ type: 'record', name: 'Drift', fields })
+  const v1 = record([{ name: 'a', type: 'int' }])
+  const v2 = record([{ name: 'b', type: 'string' }])
+
+  // Two versions that cannot read each other's data, registered under NONE through the client
+  // (its register() sets the subject's level first). The client has no call for the
+  // all-versions check, so that route is called over HTTP as Confluent documents it.
+  await client.register({ type: SchemaType.AVRO, schema: v1 }, { subject, compatibility: COMPATIBILITY.NONE })
+  await client.register({ type: SchemaType.AVRO, schema: v2 }, { subject, compatibility: COMPATIBILITY.NONE })
+
+  const post = async (path: string, body: unknown, method = 'POST'): Promise<{ is_compatible: boolean, messages?: string[] }> => {
+    const response = await fetch(`${host}${path}`, {
+      method,
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify(body)
+    })
+    assert.equal(response.status, 200, `${method} ${path}`)
+    return await response.json() as { is_compatible: boolean, messages?: string[] }
+  }
+  const checkAll = (verbose = false) => post(`/compatibility/subjects/${subject}/versions${verbose ? '?verbose=true' : ''}`, { schema: v2 })
+  const setLevel = (compatibility: string) => post(`/config/${subject}`, { compatibility }, 'PUT')
+
+  // BACKWARD: v2 as the candidate reads the latest (v2) fine; v1 is not looked at.
+  await setLevel('BACKWARD')
+  assert.deepEqual(await checkAll(), { is_compatible: true })
+  // The per-version route agrees: compatible with the latest, not with version 1.
+  assert.equal((await post(`/compatibility/subjects/${subject}/versions/latest`, { schema: v2 })).is_compatible, true)
+  assert.equal((await post(`/compatibility/subjects/${subject}/versions/1`, { schema: v2 })).is_compatible, false)
+
+  // BACKWARD_TRANSITIVE: every version counts, so version 1 makes it incompatible.
+  await setLevel('BACKWARD_TRANSITIVE')
+  assert.equal((await checkAll()).is_compatible, false)
+  const verbose = await checkAll(true)
+  assert.equal(verbose.is_compatible, false)
+  assert.ok(verbose.messages?.some(m => m.includes('oldSchemaVersion:1')), JSON.stringify(verbose.messages))
+  assert.ok(!verbose.messages?.some(m => m.includes('oldSchemaVersion:2')), 'v2 is identical to the candidate')
+
+  // FULL (non-transitive) also looks at the latest only.
+  await setLevel('FULL')
+  assert.deepEqual(await checkAll(), { is_compatible: true })
 })

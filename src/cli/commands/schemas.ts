@@ -221,7 +221,7 @@ export function createSchemasCommand (ctx: CommandContext): Command {
       const level = await registry.getConfig(subject, { defaultToGlobal: true })
       const result = await registry.checkCompatibility(subject, version, { schema, schemaType: options.type })
       if (result.isCompatible) {
-        ctx.stdout.write(`compatible: ${file} may be registered under ${subject} (${level}, against ${version === 'all' ? 'every version' : `version ${version}`})\n`)
+        ctx.stdout.write(`compatible: ${file} may be registered under ${subject} (${level}, against ${version === 'all' ? 'the versions the level checks' : `version ${version}`})\n`)
         return
       }
       throw new VigilError('VGL_SCHEMA_INCOMPATIBLE', `${file} is incompatible with ${subject} under ${level}:\n  ${result.messages.join('\n  ')}`, { subject, compatibility: level })

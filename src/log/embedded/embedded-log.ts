@@ -404,7 +404,9 @@ class EmbeddedLog implements Log, ConsumerHost {
 
   async adminCreateTopic (spec: TopicSpec, ensure: boolean): Promise<TopicDescription> {
     this.#open()
-    const config: TopicConfig = { replicationFactor: 1, ...topicConfigOf(spec) }
+    // One file, one copy: a requested replication factor is not kept, so describe reports the
+    // truth (vigil serve warns at start about config.topics that ask for more).
+    const config: TopicConfig = { ...topicConfigOf(spec), replicationFactor: 1 }
     const created = await this.writer.call('createTopic', spec.name, config, Date.now())
     if (created === undefined && !ensure) {
       throw new VigilError('VGL_LOG_TOPIC_EXISTS', `topic ${spec.name} already exists in ${this.url}`, { topic: spec.name })

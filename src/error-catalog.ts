@@ -10,6 +10,7 @@ import { schemaErrors } from './schema/error-codes.ts'
 import { auditErrors } from './audit/error-codes.ts'
 import { pipelineErrors } from './pipeline/error-codes.ts'
 import { dispatcherErrors } from './dispatcher/error-codes.ts'
+import { fleetErrors } from './fleet/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -30,6 +31,7 @@ export const errorCatalog = {
   ...schemaErrors,
   ...pipelineErrors,
   ...dispatcherErrors,
+  ...fleetErrors,
   ...auditErrors
 } as const satisfies Record<string, ErrorSpec>
 

@@ -190,6 +190,25 @@ export const configSchema = Type.Object({
       requestTimeoutMs: Int('Time to wait for an S3 answer (ms).', 30000, 1)
     }, { additionalProperties: false, default: {} })
   }, { additionalProperties: false, default: {} }),
+  fleet: Type.Object({
+    enabled: Bool('Run the fleet command center in `vigil serve`: the VaultMesh-compatible /api/agent and /api/events routes, the projector and the attention clock.', true),
+    topicPrefix: Type.String({ description: 'Fleet topics are <prefix>.heartbeats, .scans, .events and .command-results (keyed by node id).', default: 'fleet', pattern: '^[a-zA-Z0-9._-]{1,200}$' }),
+    partitions: Int('Partitions of each fleet topic when Vigil creates it.', 3, 1, 1000),
+    clockIntervalMs: Int('How often the attention clock wakes to re-evaluate the nodes whose next deadline has come (ms).', 1000, 10, 60000),
+    nodeEventWindow: Int('Recent events kept per node.', 50, 1, 10000),
+    globalEventWindow: Int('Recent events kept for the whole fleet.', 500, 1, 100000),
+    maxLongPollMs: Int('Longest wait_ms an agent may ask of GET /api/agent/commands (ms).', 30000, 0, 300000),
+    thresholds: Type.Object({
+      heartbeatStaleS: Int('A node whose last heartbeat is older than this needs attention (heartbeat_stale), seconds.', 90, 1),
+      scanStaleS: Int('A node whose last scan is older than this needs attention (scan_stale), seconds.', 7 * 24 * 3600, 1),
+      incidentNearS: Int('An open incident\'s report deadline turns "near" (incident_report_near) this long before it is due, seconds.', 3600, 0)
+    }, { additionalProperties: false, default: {} }),
+    profiles: Type.Record(Type.String({ minLength: 1 }), Type.Object({
+      heartbeatStaleS: Type.Optional(Type.Integer({ minimum: 1, description: 'heartbeat_stale threshold for this os_profile (s).' })),
+      scanStaleS: Type.Optional(Type.Integer({ minimum: 1, description: 'scan_stale threshold for this os_profile (s).' })),
+      incidentNearS: Type.Optional(Type.Integer({ minimum: 0, description: 'incident_report_near lead time for this os_profile (s).' }))
+    }, { additionalProperties: false }), { description: 'Per os_profile overrides of fleet.thresholds, e.g. {"ArchVault": {"heartbeatStaleS": 60}}.', default: {} })
+  }, { additionalProperties: false, default: {} }),
   topics: Type.Array(TopicSpecSchema, {
     description: 'Topics as code: created at start when missing (existing ones are left as they are).',
     default: []

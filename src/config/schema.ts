@@ -203,6 +203,28 @@ export const configSchema = Type.Object({
       scanStaleS: Int('A node whose last scan is older than this needs attention (scan_stale), seconds.', 7 * 24 * 3600, 1),
       incidentNearS: Int('An open incident\'s report deadline turns "near" (incident_report_near) this long before it is due, seconds.', 3600, 0)
     }, { additionalProperties: false, default: {} }),
+    signing: Type.Object({
+      privateKeys: Type.Array(Type.String({ secret: true }), { description: 'Ed25519 private keys (PKCS#8 PEM) that sign commands (never logged); the first signs, the others stay published for rotation. Empty: the keys in keyFiles.', default: [] }),
+      keyFiles: Type.Array(Type.String({ minLength: 1 }), { description: 'PEM files of the command signing keys when privateKeys is empty; the first signs and is created (mode 0600) when missing. A key file readable by group or others is refused. Export the public keys with `vigil fleet public-key`.', default: ['./data/fleet-command-ed25519.pem'] }),
+      defaultTtlS: Int('A command expires this long after it is issued unless the request sets ttl_s (s).', 300, 1),
+      maxTtlS: Int('Longest ttl_s an operator may ask for (s).', 86400, 1)
+    }, { additionalProperties: false, default: {} }),
+    policy: Type.Record(Type.String({ minLength: 1 }), Type.Object({
+      commands: Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.Object({
+        args: Type.Record(Type.String(), Type.Unknown(), { description: 'JSON Schema of the command\'s arguments.' })
+      }, { additionalProperties: false }))
+    }, { additionalProperties: false }), {
+      description: 'Commands each os_profile may be sent, with a JSON Schema for the arguments of each; "*" applies to profiles not named.',
+      default: {
+        '*': {
+          commands: {
+            'run-scan': { args: { type: 'object', properties: {}, additionalProperties: false } },
+            'restart-service': { args: { type: 'object', properties: { service: { type: 'string', pattern: '^[a-zA-Z0-9@._-]{1,100}$' } }, required: ['service'], additionalProperties: false } },
+            'collect-logs': { args: { type: 'object', properties: { lines: { type: 'integer', minimum: 1, maximum: 10000 } }, additionalProperties: false } }
+          }
+        }
+      }
+    }),
     profiles: Type.Record(Type.String({ minLength: 1 }), Type.Object({
       heartbeatStaleS: Type.Optional(Type.Integer({ minimum: 1, description: 'heartbeat_stale threshold for this os_profile (s).' })),
       scanStaleS: Type.Optional(Type.Integer({ minimum: 1, description: 'scan_stale threshold for this os_profile (s).' })),

@@ -11,9 +11,11 @@ export interface FleetMetrics {
   ingested: Counter<'kind'>
   attentionChanges: Counter
   clockEvaluations: Counter
+  commandsIssued: Counter
+  commandResults: Counter<'status'>
 }
 
-const names = ['vigil_fleet_ingested_total', 'vigil_fleet_attention_changes_total', 'vigil_fleet_clock_evaluations_total', 'vigil_fleet_nodes', 'vigil_fleet_attention_nodes']
+const names = ['vigil_fleet_ingested_total', 'vigil_fleet_attention_changes_total', 'vigil_fleet_clock_evaluations_total', 'vigil_fleet_commands_issued_total', 'vigil_fleet_command_results_total', 'vigil_fleet_nodes', 'vigil_fleet_attention_nodes']
 
 export function createFleetMetrics (registry: Registry, state: () => FleetState | undefined): FleetMetrics {
   // One fleet per registry; a second one (tests) replaces the first one's metrics.
@@ -45,6 +47,8 @@ export function createFleetMetrics (registry: Registry, state: () => FleetState 
     byReason,
     ingested: new Counter({ name: 'vigil_fleet_ingested_total', help: 'Inputs accepted onto the log, by kind (heartbeat, scan, event, command-result).', labelNames: ['kind'], registers }),
     attentionChanges: new Counter({ name: 'vigil_fleet_attention_changes_total', help: 'Times a node\'s attention reasons changed.', registers }),
+    commandsIssued: new Counter({ name: 'vigil_fleet_commands_issued_total', help: 'Signed commands issued (one per target node).', registers }),
+    commandResults: new Counter({ name: 'vigil_fleet_command_results_total', help: 'Command results reported by agents, by status (success, failed, refused).', labelNames: ['status'], registers }),
     clockEvaluations: new Counter({ name: 'vigil_fleet_clock_evaluations_total', help: 'Nodes the attention clock re-evaluated because a deadline came.', registers })
   }
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from '../logger.ts'
 import type { Consumer, Log, LogRecord } from '../log/types.ts'
 import type { CommandResultRecord, EventEnvelope, FleetRecordKind, FleetTopics, HeartbeatRecord, ScanRecord } from './records.ts'
+import type { SignedCommand } from './signed-command.ts'
 import type { FleetState } from './state.ts'
 
 export interface ProjectorOptions {
@@ -91,6 +92,7 @@ export class Projector {
         if (kind === 'heartbeat') state.applyHeartbeat(value as HeartbeatRecord, record.timestamp)
         else if (kind === 'scan') state.applyScan(value as ScanRecord, record.timestamp)
         else if (kind === 'command-result') state.applyCommandResult(value as CommandResultRecord, record.timestamp)
+        else if (kind === 'command') state.applyCommand(value as SignedCommand)
         else state.applyEvent(value as EventEnvelope, record.timestamp)
         this.#options.onRecord?.(kind, value, record)
       } else if (kind === 'event' && typeof value === 'object' && value !== null) {

@@ -64,12 +64,14 @@ export interface EventEnvelope {
   payload: Record<string, unknown>
 }
 
-export type FleetRecordKind = 'heartbeat' | 'scan' | 'event' | 'command-result'
+export type FleetRecordKind = 'heartbeat' | 'scan' | 'event' | 'command' | 'command-result'
 
 export interface FleetTopics {
   heartbeat: string
   scan: string
   event: string
+  /** Signed commands the server issued (SignedCommand values). */
+  command: string
   'command-result': string
 }
 
@@ -78,6 +80,7 @@ export function fleetTopics (prefix: string): FleetTopics {
     heartbeat: `${prefix}.heartbeats`,
     scan: `${prefix}.scans`,
     event: `${prefix}.events`,
+    command: `${prefix}.commands`,
     'command-result': `${prefix}.command-results`
   }
 }

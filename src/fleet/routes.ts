@@ -4,7 +4,7 @@
  * before it is acknowledged; the queries answer from the projector's state. Errors are
  * VaultMesh's `{"error": …}` with Vigil's code, hint and the offending field.
  */
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { VigilError, isVigilError } from '../errors.ts'
@@ -13,11 +13,27 @@ import type { Log } from '../log/types.ts'
 import { attentionReasons } from './attention.ts'
 import { eventKinds, secondPrecisionUtc, sortKeysDeep, type CommandResultRecord, type EventEnvelope, type EventKind, type FleetTopics, type HeartbeatRecord, type ScanRecord } from './records.ts'
 import type { FleetState } from './state.ts'
+import type { CommandPolicy } from './policy.ts'
+import type { CommandWaiters } from './command-waiters.ts'
+import type { SigningKeys } from './signing-keys.ts'
+import { signCommand, type SignedCommand } from './signed-command.ts'
 import { fieldOf, fleetValidatorCompiler } from './validation.ts'
+
+export interface FleetRoutesRuntime {
+  log: Log
+  topics: FleetTopics
+  state: FleetState
+  policy: CommandPolicy
+  keys: SigningKeys
+  waiters: CommandWaiters
+  limits: { defaultTtlS: number, maxTtlS: number, maxLongPollMs: number }
+  onIngest: (kind: string) => void
+  onCommandsIssued: (n: number) => void
+}
 
 export interface FleetRoutesOptions {
   /** The running fleet once started; undefined before (routes answer 503). */
-  fleet: () => { log: Log, topics: FleetTopics, state: FleetState, onIngest: (kind: string) => void } | undefined
+  fleet: () => FleetRoutesRuntime | undefined
 }
 
 const uuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
@@ -66,6 +82,19 @@ const EventBody = Type.Object({
   node_id: Type.Optional(Type.Union([NodeId, Type.Null()])),
   payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   body: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+})
+
+const CommandsQuery = Type.Object({
+  node_id: NodeId,
+  wait_ms: Type.Integer({ minimum: 0, maximum: 300000, default: 0, description: 'Long-poll: wait up to this long for a command (at most fleet.maxLongPollMs).' })
+}, { additionalProperties: false })
+
+const CommandRequest = Type.Object({
+  node_id: Type.Optional(NodeId),
+  os_profile: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  command: Type.String({ minLength: 1, maxLength: 100 }),
+  args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  ttl_s: Type.Optional(Type.Integer({ minimum: 1 }))
 })
 
 const EventsQuery = Type.Object({
@@ -181,6 +210,74 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
       if (unknown !== undefined) throw invalid(`kind "${unknown}" is not one of ${eventKinds.join(', ')}`, 'kind')
     }
     return { events: running().state.events({ ...(q.since === undefined ? {} : { since: Date.parse(q.since) }), ...(kinds === undefined ? {} : { kinds }), ...(q.node_id === undefined ? {} : { nodeId: q.node_id.toLowerCase() }), limit: q.limit }) }
+  })
+
+  app.get('/api/agent/commands', {
+    config: { access: 'agent' },
+    schema: { tags: ['fleet'], summary: 'The node\'s pending signed commands; with wait_ms, waits (long-poll) until one is there or wait_ms has passed, then answers an empty list.', querystring: CommandsQuery }
+  }, async (request, reply) => {
+    const q = request.query as { node_id: string, wait_ms: number }
+    checkNode(request, q.node_id)
+    const fleet = running()
+    const nodeId = q.node_id.toLowerCase()
+    let commands = fleet.state.pendingCommands(nodeId, Date.now())
+    if (commands.length === 0 && q.wait_ms > 0) {
+      const gone = new AbortController()
+      const onClose = (): void => gone.abort()
+      reply.raw.once('close', onClose)
+      await fleet.waiters.wait(nodeId, Math.min(q.wait_ms, fleet.limits.maxLongPollMs), gone.signal)
+      reply.raw.off('close', onClose)
+      commands = options.fleet()?.state.pendingCommands(nodeId, Date.now()) ?? []
+    }
+    return { commands }
+  })
+
+  app.get('/api/fleet/policy', {
+    config: { access: 'viewer' },
+    schema: { tags: ['fleet'], summary: 'The command policy per os_profile: allowed commands and the JSON Schema of their arguments ("*" for profiles not named).' }
+  }, async () => ({ profiles: running().policy.config }))
+
+  app.get('/api/fleet/public-keys', {
+    config: { access: 'viewer' },
+    schema: { tags: ['fleet'], summary: 'The Ed25519 public keys that sign commands (the first signs; the others are kept for rotation), for agents to pin.' }
+  }, async () => {
+    const keys = running().keys
+    return { keys: keys.all.map(k => ({ key_id: k.keyId, public_key_pem: k.publicKeyPem, active: k === keys.active })) }
+  })
+
+  app.post('/api/fleet/commands', {
+    config: { access: 'operator' },
+    bodyLimit: 64 * 1024,
+    schema: { tags: ['fleet'], summary: 'Issue a signed command to one node (node_id) or every node of a profile (os_profile), after the profile\'s policy allows the command and its arguments.', body: CommandRequest }
+  }, async (request) => {
+    const b = request.body as { node_id?: string, os_profile?: string, command: string, args?: Record<string, unknown>, ttl_s?: number }
+    const fleet = running()
+    if ((b.node_id === undefined) === (b.os_profile === undefined)) throw invalid('give exactly one of node_id and os_profile', b.node_id === undefined ? 'node_id' : 'os_profile')
+    const ttlS = b.ttl_s ?? fleet.limits.defaultTtlS
+    if (ttlS > fleet.limits.maxTtlS) throw invalid(`ttl_s ${ttlS} is above fleet.signing.maxTtlS (${fleet.limits.maxTtlS})`, 'ttl_s')
+    const targets = b.node_id !== undefined ? [b.node_id.toLowerCase()] : fleet.state.nodeIdsOfProfile(b.os_profile!)
+    if (targets.length === 0) throw new VigilError('VGL_FLEET_NODE_NOT_FOUND', `no node has os_profile ${b.os_profile!}`, { field: 'os_profile' })
+    const args = b.args ?? {}
+    const now = Date.now()
+    const commands: SignedCommand[] = []
+    for (const nodeId of targets) {
+      const node = fleet.state.node(nodeId)
+      if (node === undefined) throw new VigilError('VGL_FLEET_NODE_NOT_FOUND', `no node ${nodeId}`, { field: 'node_id' })
+      const verdict = fleet.policy.check(node.heartbeat!.os_profile, b.command, args)
+      if (!verdict.ok) throw new VigilError('VGL_FLEET_COMMAND_REFUSED', verdict.message, { field: verdict.field })
+      commands.push(signCommand({
+        node_id: nodeId,
+        command: b.command,
+        args,
+        nonce: randomBytes(16).toString('hex'),
+        issued_at: new Date(now).toISOString(),
+        expires_at: new Date(now + ttlS * 1000).toISOString(),
+        key_id: fleet.keys.active.keyId
+      }, fleet.keys.active.privateKey))
+    }
+    await fleet.log.produce(fleet.topics.command, commands.map(c => ({ key: Buffer.from(c.node_id), value: Buffer.from(JSON.stringify(c)) })))
+    fleet.onCommandsIssued(commands.length)
+    return { commands }
   })
 
   app.get('/api/fleet/summary', {

@@ -10,6 +10,7 @@
 import { evaluateAttention, incidentDeadlines, deadlineState, type AttentionReason, type OpenIncident, type ReportName, type Thresholds } from './attention.ts'
 import { DueQueue } from './clock.ts'
 import type { CommandResultRecord, EventEnvelope, HeartbeatRecord, ScanRecord } from './records.ts'
+import type { SignedCommand } from './signed-command.ts'
 
 export interface NodeState {
   nodeId: string
@@ -20,9 +21,16 @@ export interface NodeState {
   scanAt: number | null
   events: EventEnvelope[]
   commands: CommandResultRecord[]
+  /** Commands issued to the node, oldest first, with their result once it came. */
+  issued: IssuedCommand[]
   incidents: OpenIncident[]
   reasons: AttentionReason[]
   nextDueAt: number
+}
+
+export interface IssuedCommand {
+  command: SignedCommand
+  result: CommandResultRecord | null
 }
 
 export interface NodeSummary {
@@ -107,8 +115,31 @@ export class FleetState {
     this.#evaluate(node, at)
   }
 
+  applyCommand (command: SignedCommand): void {
+    const node = this.#nodeFor(command.node_id)
+    node.issued.push({ command, result: null })
+    const keep = this.#options.commandHistory ?? 100
+    if (node.issued.length > keep) node.issued.splice(0, node.issued.length - keep)
+  }
+
+  /** Commands issued to the node that have no result yet and have not expired, oldest first. */
+  pendingCommands (nodeId: string, now: number): SignedCommand[] {
+    const node = this.#nodes.get(nodeId)
+    if (node === undefined) return []
+    return node.issued.filter(i => i.result === null && Date.parse(i.command.expires_at) > now).map(i => i.command)
+  }
+
+  /** Registered node ids of one os_profile. */
+  nodeIdsOfProfile (profile: string): string[] {
+    const out: string[] = []
+    for (const node of this.#nodes.values()) if (node.heartbeat?.os_profile === profile) out.push(node.nodeId)
+    return out
+  }
+
   applyCommandResult (record: CommandResultRecord, at: number): void {
     const node = this.#nodeFor(record.node_id)
+    const issued = node.issued.find(i => i.command.nonce === record.nonce)
+    if (issued !== undefined) issued.result = record
     node.commands.push(record)
     const keep = this.#options.commandHistory ?? 100
     if (node.commands.length > keep) node.commands.splice(0, node.commands.length - keep)
@@ -211,7 +242,12 @@ export class FleetState {
       heartbeat: node.heartbeat,
       scan: node.scan,
       events: [...node.events].reverse(),
-      commands: [...node.commands].reverse(),
+      commands: [...node.issued].reverse().map(({ command, result }) => ({
+        ...command,
+        status: result?.status ?? (Date.parse(command.expires_at) <= now ? 'expired' : 'pending'),
+        result
+      })),
+      command_results: [...node.commands].reverse(),
       incidents: node.incidents.map(incident => {
         const deadlines = incidentDeadlines(incident)
         return {
@@ -244,7 +280,7 @@ export class FleetState {
   #nodeFor (nodeId: string): NodeState {
     let node = this.#nodes.get(nodeId)
     if (node === undefined) {
-      node = { nodeId, heartbeat: null, lastSeen: 0, scan: null, scanAt: null, events: [], commands: [], incidents: [], reasons: [], nextDueAt: Infinity }
+      node = { nodeId, heartbeat: null, lastSeen: 0, scan: null, scanAt: null, events: [], commands: [], issued: [], incidents: [], reasons: [], nextDueAt: Infinity }
       this.#nodes.set(nodeId, node)
     }
     return node

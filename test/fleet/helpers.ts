@@ -23,7 +23,7 @@ export async function startFleetServer (dir: string, fleet: Record<string, unkno
     log: { url: `embedded:${join(dir, 'vigil.db')}` },
     server: { host: '127.0.0.1', port: 0 },
     logging: { level: 'silent' },
-    fleet
+    fleet: { ...fleet, signing: { keyFiles: [join(dir, 'fleet-command-ed25519.pem')], ...(fleet.signing as object | undefined) } }
   })
   const server = await startServer(config, { logger: createLogger(config), components: [context => createFleetComponent(context)] })
   await server.ready

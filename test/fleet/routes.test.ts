@@ -67,7 +67,7 @@ test('fleet: ingestion, queries, attention, the clock and a restart', async (t) 
   const detail = (await get(`${url}/api/fleet/nodes/${nodeA}`)).body
   assert.equal((detail.heartbeat as { uptime_seconds: number }).uptime_seconds, 12)
   assert.equal((detail.scan as { receipt_hash: string }).receipt_hash, 'blake3:abc')
-  assert.equal((detail.commands as unknown[]).length, 1)
+  assert.equal((detail.command_results as unknown[]).length, 1)
   const incidents = detail.incidents as Array<{ envelope_id: string, deadlines: Array<{ report: string, state: string }> }>
   assert.equal(incidents[0]!.envelope_id, stored.body.id)
   assert.deepEqual(incidents[0]!.deadlines.map(d => `${d.report}:${d.state}`), ['initial:ok', 'intermediate:ok', 'final:ok'])

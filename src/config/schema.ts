@@ -203,6 +203,11 @@ export const configSchema = Type.Object({
       scanStaleS: Int('A node whose last scan is older than this needs attention (scan_stale), seconds.', 7 * 24 * 3600, 1),
       incidentNearS: Int('An open incident\'s report deadline turns "near" (incident_report_near) this long before it is due, seconds.', 3600, 0)
     }, { additionalProperties: false, default: {} }),
+    sse: Type.Object({
+      replayEvents: Int('Stream events kept so that a client reconnecting with Last-Event-ID gets exactly what it missed.', 10000, 1, 1000000),
+      maxBufferedBytes: Int('Unsent bytes a stream client may have before it is cut off (event `cutoff`) to resume with Last-Event-ID.', 1024 * 1024, 1024),
+      keepAliveMs: Int('Interval of the comment pings that keep proxies from closing an idle stream (ms).', 15000, 100)
+    }, { additionalProperties: false, default: {} }),
     signing: Type.Object({
       privateKeys: Type.Array(Type.String({ secret: true }), { description: 'Ed25519 private keys (PKCS#8 PEM) that sign commands (never logged); the first signs, the others stay published for rotation. Empty: the keys in keyFiles.', default: [] }),
       keyFiles: Type.Array(Type.String({ minLength: 1 }), { description: 'PEM files of the command signing keys when privateKeys is empty; the first signs and is created (mode 0600) when missing. A key file readable by group or others is refused. Export the public keys with `vigil fleet public-key`.', default: ['./data/fleet-command-ed25519.pem'] }),

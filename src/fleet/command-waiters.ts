@@ -29,6 +29,11 @@ export class CommandWaiters {
     })
   }
 
+  /** Answers every waiting poll (the server is closing). */
+  releaseAll (): void {
+    for (const set of [...this.#waiting.values()]) for (const done of [...set]) done()
+  }
+
   notify (nodeId: string): void {
     const set = this.#waiting.get(nodeId)
     if (set !== undefined) for (const done of [...set]) done()

@@ -13,6 +13,7 @@ import { FleetState, type AttentionChange } from './state.ts'
 import { CommandPolicy } from './policy.ts'
 import { CommandWaiters } from './command-waiters.ts'
 import { loadSigningKeys, type SigningKeys } from './signing-keys.ts'
+import { SseHub, type StreamEvent } from './sse-hub.ts'
 
 export interface FleetRuntime extends FleetRoutesRuntime {
   projector: Projector
@@ -32,7 +33,8 @@ export function createFleetComponent (context: ServerContext, options: FleetComp
   let runtime: FleetRuntime | undefined
   let state: FleetState | undefined
   let clock: NodeJS.Timeout | undefined
-  const metrics = createFleetMetrics(context.metrics.registry, () => state)
+  let hub: SseHub | undefined
+  const metrics = createFleetMetrics(context.metrics.registry, () => state, () => hub?.clients ?? 0)
   // Both are checked before anything starts, so a bad key or policy stops `vigil serve` naming it.
   const keys = loadSigningKeys(config.signing)
   const policy = new CommandPolicy(config.policy)
@@ -53,14 +55,37 @@ export function createFleetComponent (context: ServerContext, options: FleetComp
         onAttentionChange: change => {
           metrics.attentionChanges.inc()
           options.onAttentionChange?.(change)
+          if (!projector.caughtUp) return
+          const event: StreamEvent = {
+            id: causing === undefined ? streamHub.clockId(change.at) : `${causing}.a`,
+            name: 'attention',
+            nodeId: change.nodeId,
+            data: JSON.stringify({ node_id: change.nodeId, state: change.reasons.length > 0 ? 'attention' : 'healthy', reasons: change.reasons, previous: change.previous, at: new Date(change.at).toISOString() })
+          }
+          // An attention change a record caused follows that record's event.
+          if (causing === undefined) streamHub.publish(event)
+          else causedAttention.push(event)
         }
       })
+      const streamHub = new SseHub({ ...config.sse, onDrop: reason => metrics.sseDrops.inc({ reason }) })
+      hub = streamHub
+      let causing: string | undefined
+      let causedAttention: StreamEvent[] = []
       const projector = new Projector({
         log,
         topics,
         state,
         logger,
+        onApplying: record => { causing = `${record.topic}.${record.partition}.${record.offset}` },
         onRecord: (kind, value) => {
+          if (projector.caughtUp) {
+            const v = value as { node_id?: string | null, kind?: string, nonce?: string }
+            const name = kind === 'event' ? (v.kind ?? 'event') : kind === 'command-result' || kind === 'command' ? 'command' : kind
+            const data = kind === 'command' ? { phase: 'issued', ...v } : kind === 'command-result' ? { phase: 'result', ...v } : v
+            streamHub.publish({ id: causing!, name, nodeId: v.node_id ?? null, data: JSON.stringify(data) })
+            for (const event of causedAttention) streamHub.publish(event)
+          }
+          causedAttention = []
           if (kind === 'command') waiters.notify((value as { node_id: string }).node_id)
           else if (kind === 'command-result') metrics.commandResults.inc({ status: (value as { status: string }).status })
         }
@@ -75,11 +100,15 @@ export function createFleetComponent (context: ServerContext, options: FleetComp
         waiters,
         limits: { defaultTtlS: config.signing.defaultTtlS, maxTtlS: config.signing.maxTtlS, maxLongPollMs: config.maxLongPollMs },
         onIngest: kind => metrics.ingested.inc({ kind }),
-        onCommandsIssued: n => metrics.commandsIssued.inc(n)
+        onCommandsIssued: n => metrics.commandsIssued.inc(n),
+        hub: streamHub
       }
       await projector.start()
       await projector.ready
-      const tick = (): void => { metrics.clockEvaluations.inc(state!.tick(Date.now())) }
+      const tick = (): void => {
+        causing = undefined
+        metrics.clockEvaluations.inc(state!.tick(Date.now()))
+      }
       tick()
       clock = setInterval(tick, config.clockIntervalMs)
       clock.unref()
@@ -87,6 +116,7 @@ export function createFleetComponent (context: ServerContext, options: FleetComp
     },
     async stop () {
       clearInterval(clock)
+      hub?.close()
       const projector = runtime?.projector
       runtime = undefined
       await projector?.stop()

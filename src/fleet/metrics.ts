@@ -7,17 +7,19 @@ import type { FleetState } from './state.ts'
 
 export interface FleetMetrics {
   nodes: Gauge<'state'>
+  sse: Gauge
   byReason: Gauge<'reason'>
   ingested: Counter<'kind'>
   attentionChanges: Counter
   clockEvaluations: Counter
   commandsIssued: Counter
   commandResults: Counter<'status'>
+  sseDrops: Counter<'reason'>
 }
 
-const names = ['vigil_fleet_ingested_total', 'vigil_fleet_attention_changes_total', 'vigil_fleet_clock_evaluations_total', 'vigil_fleet_commands_issued_total', 'vigil_fleet_command_results_total', 'vigil_fleet_nodes', 'vigil_fleet_attention_nodes']
+const names = ['vigil_fleet_ingested_total', 'vigil_fleet_attention_changes_total', 'vigil_fleet_clock_evaluations_total', 'vigil_fleet_commands_issued_total', 'vigil_fleet_command_results_total', 'vigil_fleet_nodes', 'vigil_fleet_attention_nodes', 'vigil_fleet_sse_clients', 'vigil_fleet_sse_drops_total']
 
-export function createFleetMetrics (registry: Registry, state: () => FleetState | undefined): FleetMetrics {
+export function createFleetMetrics (registry: Registry, state: () => FleetState | undefined, sseClients: () => number): FleetMetrics {
   // One fleet per registry; a second one (tests) replaces the first one's metrics.
   for (const name of names) if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name)
   const registers = [registry]
@@ -42,8 +44,11 @@ export function createFleetMetrics (registry: Registry, state: () => FleetState 
       for (const [reason, n] of Object.entries(state()?.summary().by_reason ?? {})) this.set({ reason }, n)
     }
   })
+  const sse = new Gauge({ name: 'vigil_fleet_sse_clients', help: 'Clients connected to GET /api/stream.', registers, collect () { this.set(sseClients()) } })
   return {
     nodes,
+    sse,
+    sseDrops: new Counter({ name: 'vigil_fleet_sse_drops_total', help: 'Stream clients disconnected by the server, by reason (slow_client).', labelNames: ['reason'], registers }),
     byReason,
     ingested: new Counter({ name: 'vigil_fleet_ingested_total', help: 'Inputs accepted onto the log, by kind (heartbeat, scan, event, command-result).', labelNames: ['kind'], registers }),
     attentionChanges: new Counter({ name: 'vigil_fleet_attention_changes_total', help: 'Times a node\'s attention reasons changed.', registers }),

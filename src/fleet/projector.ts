@@ -17,6 +17,8 @@ export interface ProjectorOptions {
   topics: FleetTopics
   state: FleetState
   logger: Logger
+  /** Called before each record is applied (what the attention changes it causes come from). */
+  onApplying?: (record: LogRecord) => void
   /** Called after each record is applied, with its kind, value and log position. */
   onRecord?: (kind: FleetRecordKind, value: unknown, record: LogRecord) => void
 }
@@ -78,6 +80,7 @@ export class Projector {
   }
 
   #apply (record: LogRecord): void {
+    this.#options.onApplying?.(record)
     const kind = this.#kindOf.get(record.topic)
     if (kind !== undefined && record.value !== null) {
       let value: unknown

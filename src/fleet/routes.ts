@@ -17,6 +17,7 @@ import type { CommandPolicy } from './policy.ts'
 import type { CommandWaiters } from './command-waiters.ts'
 import type { SigningKeys } from './signing-keys.ts'
 import { signCommand, type SignedCommand } from './signed-command.ts'
+import type { SseHub } from './sse-hub.ts'
 import { fieldOf, fleetValidatorCompiler } from './validation.ts'
 
 export interface FleetRoutesRuntime {
@@ -29,6 +30,7 @@ export interface FleetRoutesRuntime {
   limits: { defaultTtlS: number, maxTtlS: number, maxLongPollMs: number }
   onIngest: (kind: string) => void
   onCommandsIssued: (n: number) => void
+  hub: SseHub
 }
 
 export interface FleetRoutesOptions {
@@ -97,6 +99,15 @@ const CommandRequest = Type.Object({
   ttl_s: Type.Optional(Type.Integer({ minimum: 1 }))
 })
 
+const StreamQuery = Type.Object({
+  node_id: Type.Optional(NodeId),
+  kind: Type.Optional(Type.String({ maxLength: 500, description: 'Comma-separated event names (heartbeat, scan, command, attention, note, incident, ack, tag, resolve).' })),
+  attention: Type.Optional(Type.Boolean({ description: 'true: attention events only.' })),
+  last_event_id: Type.Optional(Type.String({ maxLength: 200, description: 'As the Last-Event-ID header, for clients that cannot set it.' }))
+}, { additionalProperties: false })
+
+const streamNames = new Set(['heartbeat', 'scan', 'command', 'attention', ...eventKinds])
+
 const EventsQuery = Type.Object({
   since: Type.Optional(Type.String({ format: 'date-time' })),
   kind: Type.Optional(Type.String({ maxLength: 200, description: 'Comma-separated kinds.' })),
@@ -121,6 +132,13 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     if (fleet === undefined) throw new VigilError('VGL_FLEET_NOT_READY', 'the fleet projector is not running', {})
     return fleet
   }
+
+  // Streams and long-polls would hold app.close() open: end them first.
+  app.addHook('preClose', async () => {
+    const fleet = options.fleet()
+    fleet?.hub.close()
+    fleet?.waiters.releaseAll()
+  })
 
   app.setValidatorCompiler(fleetValidatorCompiler)
   app.setErrorHandler((error: FastifyError, request, reply) => sendFleetError(error, request, reply))
@@ -278,6 +296,24 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     await fleet.log.produce(fleet.topics.command, commands.map(c => ({ key: Buffer.from(c.node_id), value: Buffer.from(JSON.stringify(c)) })))
     fleet.onCommandsIssued(commands.length)
     return { commands }
+  })
+
+  app.get('/api/stream', {
+    config: { access: 'viewer' },
+    schema: { tags: ['fleet'], summary: 'Server-Sent Events: heartbeat, scan, command, attention and each operator event\'s kind; id = log position; Last-Event-ID resumes; a slow client is cut off (event cutoff) to resume.', querystring: StreamQuery }
+  }, async (request, reply) => {
+    const q = request.query as { node_id?: string, kind?: string, attention?: boolean, last_event_id?: string }
+    let names: Set<string> | undefined
+    if (q.kind !== undefined) {
+      names = new Set(q.kind.split(',').map(k => k.trim()).filter(k => k !== ''))
+      const unknown = [...names].find(n => !streamNames.has(n))
+      if (unknown !== undefined) throw invalid(`kind "${unknown}" is not one of ${[...streamNames].join(', ')}`, 'kind')
+    }
+    const header = request.headers['last-event-id']
+    const lastEventId = typeof header === 'string' ? header : q.last_event_id
+    const fleet = running()
+    reply.hijack()
+    fleet.hub.attach(reply.raw, { ...(q.node_id === undefined ? {} : { nodeId: q.node_id.toLowerCase() }), ...(names === undefined ? {} : { names }), attentionOnly: q.attention === true }, lastEventId)
   })
 
   app.get('/api/fleet/summary', {

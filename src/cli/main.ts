@@ -19,6 +19,8 @@ import { createAuditCommand } from './commands/audit.ts'
 import { createSchemasCommand } from './commands/schemas.ts'
 import { createDlqCommand } from './commands/dlq.ts'
 import { createDispatcherCommand } from './commands/dispatcher.ts'
+import { createFleetCommand } from './commands/fleet.ts'
+import { createAgentCommand } from './commands/agent.ts'
 
 export interface RunOptions {
   stdin?: Readable
@@ -64,7 +66,7 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     stderr
   }
 
-  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand]) {
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createFleetCommand, createAgentCommand]) {
     program.addCommand(create(context))
   }
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })

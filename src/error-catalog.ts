@@ -11,6 +11,7 @@ import { auditErrors } from './audit/error-codes.ts'
 import { pipelineErrors } from './pipeline/error-codes.ts'
 import { dispatcherErrors } from './dispatcher/error-codes.ts'
 import { accessErrors } from './access/error-codes.ts'
+import { fleetErrors } from './fleet/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -32,7 +33,8 @@ export const errorCatalog = {
   ...pipelineErrors,
   ...dispatcherErrors,
   ...auditErrors,
-  ...accessErrors
+  ...accessErrors,
+  ...fleetErrors
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalog

@@ -22,6 +22,8 @@ import { createDlqCommand } from './commands/dlq.ts'
 import { createDispatcherCommand } from './commands/dispatcher.ts'
 import { createAccessCommand } from './commands/access.ts'
 import { isAction, recordCliAction } from './self-audit.ts'
+import { createFleetCommand } from './commands/fleet.ts'
+import { createAgentCommand } from './commands/agent.ts'
 
 export interface RunOptions {
   stdin?: Readable
@@ -67,7 +69,7 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     stderr
   }
 
-  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createAccessCommand]) {
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createAccessCommand, createFleetCommand, createAgentCommand]) {
     program.addCommand(create(context))
   }
   // Every level of subcommand, so that a usage error deep down is a return code, never process.exit.

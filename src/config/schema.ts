@@ -223,6 +223,52 @@ export const configSchema = Type.Object({
       requestTimeoutMs: Int('Time to wait for an S3 answer (ms).', 30000, 1)
     }, { additionalProperties: false, default: {} })
   }, { additionalProperties: false, default: {} }),
+  fleet: Type.Object({
+    enabled: Bool('Run the fleet command center in `vigil serve`: the VaultMesh-compatible /api/agent and /api/events routes, the projector and the attention clock.', true),
+    topicPrefix: Type.String({ description: 'Fleet topics are <prefix>.heartbeats, .scans, .events and .command-results (keyed by node id).', default: 'fleet', pattern: '^[a-zA-Z0-9._-]{1,200}$' }),
+    partitions: Int('Partitions of each fleet topic when Vigil creates it.', 3, 1, 1000),
+    clockIntervalMs: Int('How often the attention clock wakes to re-evaluate the nodes whose next deadline has come (ms).', 1000, 10, 60000),
+    nodeEventWindow: Int('Recent events kept per node.', 50, 1, 10000),
+    globalEventWindow: Int('Recent events kept for the whole fleet.', 500, 1, 100000),
+    maxLongPollMs: Int('Longest wait_ms an agent may ask of GET /api/agent/commands (ms).', 30000, 0, 300000),
+    thresholds: Type.Object({
+      heartbeatStaleS: Int('A node whose last heartbeat is older than this needs attention (heartbeat_stale), seconds.', 90, 1),
+      scanStaleS: Int('A node whose last scan is older than this needs attention (scan_stale), seconds.', 7 * 24 * 3600, 1),
+      incidentNearS: Int('An open incident\'s report deadline turns "near" (incident_report_near) this long before it is due, seconds.', 3600, 0)
+    }, { additionalProperties: false, default: {} }),
+    sse: Type.Object({
+      replayEvents: Int('Stream events kept so that a client reconnecting with Last-Event-ID gets exactly what it missed.', 10000, 1, 1000000),
+      maxBufferedBytes: Int('Unsent bytes a stream client may have before it is cut off (event `cutoff`) to resume with Last-Event-ID.', 1024 * 1024, 1024),
+      keepAliveMs: Int('Interval of the comment pings that keep proxies from closing an idle stream (ms).', 15000, 100)
+    }, { additionalProperties: false, default: {} }),
+    signing: Type.Object({
+      privateKeys: Type.Array(Type.String({ secret: true }), { description: 'Ed25519 private keys (PKCS#8 PEM) that sign commands (never logged); the first signs, the others stay published for rotation. Empty: the keys in keyFiles.', default: [] }),
+      keyFiles: Type.Array(Type.String({ minLength: 1 }), { description: 'PEM files of the command signing keys when privateKeys is empty; the first signs and is created (mode 0600) when missing. A key file readable by group or others is refused. Export the public keys with `vigil fleet public-key`.', default: ['./data/fleet-command-ed25519.pem'] }),
+      defaultTtlS: Int('A command expires this long after it is issued unless the request sets ttl_s (s).', 300, 1),
+      maxTtlS: Int('Longest ttl_s an operator may ask for (s).', 86400, 1)
+    }, { additionalProperties: false, default: {} }),
+    policy: Type.Record(Type.String({ minLength: 1 }), Type.Object({
+      commands: Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.Object({
+        args: Type.Record(Type.String(), Type.Unknown(), { description: 'JSON Schema of the command\'s arguments.' })
+      }, { additionalProperties: false }))
+    }, { additionalProperties: false }), {
+      description: 'Commands each os_profile may be sent, with a JSON Schema for the arguments of each; "*" applies to profiles not named.',
+      default: {
+        '*': {
+          commands: {
+            'run-scan': { args: { type: 'object', properties: {}, additionalProperties: false } },
+            'restart-service': { args: { type: 'object', properties: { service: { type: 'string', pattern: '^[a-zA-Z0-9@._-]{1,100}$' } }, required: ['service'], additionalProperties: false } },
+            'collect-logs': { args: { type: 'object', properties: { lines: { type: 'integer', minimum: 1, maximum: 10000 } }, additionalProperties: false } }
+          }
+        }
+      }
+    }),
+    profiles: Type.Record(Type.String({ minLength: 1 }), Type.Object({
+      heartbeatStaleS: Type.Optional(Type.Integer({ minimum: 1, description: 'heartbeat_stale threshold for this os_profile (s).' })),
+      scanStaleS: Type.Optional(Type.Integer({ minimum: 1, description: 'scan_stale threshold for this os_profile (s).' })),
+      incidentNearS: Type.Optional(Type.Integer({ minimum: 0, description: 'incident_report_near lead time for this os_profile (s).' }))
+    }, { additionalProperties: false }), { description: 'Per os_profile overrides of fleet.thresholds, e.g. {"ArchVault": {"heartbeatStaleS": 60}}.', default: {} })
+  }, { additionalProperties: false, default: {} }),
   topics: Type.Array(TopicSpecSchema, {
     description: 'Topics as code: created at start when missing (existing ones are left as they are).',
     default: []

@@ -19,7 +19,9 @@ export async function startFuzzTarget (dir: string): Promise<FuzzTarget> {
     server: { port: 0 },
     logging: { level: 'warn' },
     access: { principals: [{ name: 'fuzzer', roles: ['admin', 'producer', 'agent'], tokenHash: await hashToken(token) }] },
-    audit: { local: { path: join(dir, 'audit') }, checkpoint: { keyFile: join(dir, 'key.pem') } }
+    audit: { local: { path: join(dir, 'audit') }, checkpoint: { keyFile: join(dir, 'key.pem') } },
+    // A long poll answers within the fuzzer's request timeout.
+    fleet: { maxLongPollMs: 1000, signing: { keyFiles: [join(dir, 'fleet-key.pem')] } }
   })
   const logs: string[] = []
   const logger = createLogger(config, new Writable({ write (chunk, _e, done) { logs.push(String(chunk)); done() } }))

@@ -58,7 +58,8 @@ export async function startAccessServer (t: TestContext, overrides: { access?: R
     server: { port: 0, ...overrides.server },
     logging: { level: 'info' },
     access: { principals, ...overrides.access },
-    audit: { local: { path: join(dir, 'audit') }, flushIntervalMs: 100, checkpoint: { keyFile: join(dir, 'key.pem'), intervalMs: 1000 } }
+    audit: { local: { path: join(dir, 'audit') }, flushIntervalMs: 100, checkpoint: { keyFile: join(dir, 'key.pem'), intervalMs: 1000 } },
+    fleet: { signing: { keyFiles: [join(dir, 'fleet-key.pem')] } }
   })
   const logs: string[] = []
   const logger = createLogger(config, new Writable({ write (chunk, _e, done) { logs.push(String(chunk)); done() } }))

@@ -19,6 +19,7 @@ import { createAuditCommand } from './commands/audit.ts'
 import { createSchemasCommand } from './commands/schemas.ts'
 import { createDlqCommand } from './commands/dlq.ts'
 import { createDispatcherCommand } from './commands/dispatcher.ts'
+import { createApplyCommand, createPlanCommand } from './commands/ops.ts'
 
 export interface RunOptions {
   stdin?: Readable
@@ -64,7 +65,7 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     stderr
   }
 
-  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand]) {
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createPlanCommand, createApplyCommand]) {
     program.addCommand(create(context))
   }
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: s => stdout.write(s), writeErr: s => stderr.write(s) })
@@ -78,7 +79,8 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
       return error.exitCode === 0 ? 0 : 2
     }
     stderr.write(formatError(error) + '\n')
-    return isVigilError(error) && error.code === 'VGL_CLI_USAGE' ? 2 : 1
+    // Drift exits 2 as a usage error does, so that CI can tell "changes to make" from a failure.
+    return isVigilError(error) && (error.code === 'VGL_CLI_USAGE' || error.code === 'VGL_OPS_DRIFT') ? 2 : 1
   } finally {
     await log?.close().catch(() => {})
   }

@@ -51,6 +51,17 @@ function plannedConfigs (topic: DesiredTopic, target: OpsTarget): Record<string,
   return Object.fromEntries(Object.entries(topic.configs).filter(([name]) => keep === undefined || keep.includes(name)))
 }
 
+/** The file's key for each Kafka config, to name the line a config change comes from. */
+const fileKeyOfConfig: Record<string, string> = {
+  'retention.ms': 'retention',
+  'cleanup.policy': 'cleanupPolicy',
+  'max.message.bytes': 'maxMessageSize',
+  'compression.type': 'compression',
+  'min.insync.replicas': 'minInsyncReplicas',
+  'segment.ms': 'segment',
+  'min.cleanable.dirty.ratio': 'minCleanableDirtyRatio'
+}
+
 async function planTopics (state: DesiredState, target: OpsTarget, changes: PlannedChange[]): Promise<void> {
   const configNames = [...new Set(state.topics.flatMap(t => Object.keys(t.configs)))]
   const actual = await target.readTopics(state.topics.map(t => t.name), configNames)
@@ -89,7 +100,8 @@ async function planTopics (state: DesiredState, target: OpsTarget, changes: Plan
     const differing = Object.entries(configs).filter(([name, value]) => have.configs[name] !== value)
       .map(([name, to]) => ({ name, from: have.configs[name], to }))
     if (differing.length > 0) {
-      const change: PlannedChange = { kind: 'alter-topic-config', topic: topic.name, configs: differing, line }
+      const configLine = state.lineOf(`${topic.pointer}/${fileKeyOfConfig[differing[0]?.name ?? ''] ?? ''}`) ?? line
+      const change: PlannedChange = { kind: 'alter-topic-config', topic: topic.name, configs: differing, line: configLine }
       if (target.kind === 'embedded') change.refused = `the embedded log cannot change the settings of topic ${topic.name} after creation (${differing.map(d => d.name).join(', ')})`
       changes.push(change)
     }

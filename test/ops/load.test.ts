@@ -25,8 +25,12 @@ test('the DORA example resolves to the seed\'s topics, dead-letter topics, subje
   const topic = (name: string) => state.topics.find(t => t.name === name)
   assert.equal(state.topics.length, 22)
   assert.deepEqual(topic('agent-events')?.configs, {
-    'cleanup.policy': 'delete', 'retention.ms': String(7 * 86_400_000), 'max.message.bytes': String(1024 * 1024),
-    'compression.type': 'snappy', 'min.insync.replicas': '2', 'segment.ms': String(86_400_000)
+    'cleanup.policy': 'delete',
+    'retention.ms': String(7 * 86_400_000),
+    'max.message.bytes': String(1024 * 1024),
+    'compression.type': 'snappy',
+    'min.insync.replicas': '2',
+    'segment.ms': String(86_400_000)
   })
   assert.equal(topic('audit-logs')?.partitions, 24)
   assert.equal(topic('audit-logs')?.configs['compression.type'], 'gzip')

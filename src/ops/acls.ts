@@ -1,7 +1,8 @@
 /**
  * The ACLs a service needs, derived from what it produces and consumes (kafka-gitops' model):
  * - a producer gets Write and Describe on each topic, and IdempotentWrite on the cluster (the
- *   idempotent producer the seed asks for needs it);
+ *   idempotent producer the seed asks for needs it); Vigil's own producer also reads a topic's
+ *   max.message.bytes before it writes, so a producer gets DescribeConfigs on its topics too;
  * - a consumer gets Read and Describe on each topic and Read on its group (a group ending in `*`
  *   is a prefix, which the seed's Strimzi users meant but did not say);
  * - a consumer also gets Write on the dead-letter topics of what it reads, unless told not to,
@@ -29,6 +30,7 @@ export function aclsOf (service: ServiceEntry, topics: readonly DesiredTopic[]):
   for (const topic of produced) {
     add('TOPIC', topic, 'WRITE')
     add('TOPIC', topic, 'DESCRIBE')
+    add('TOPIC', topic, 'DESCRIBE_CONFIGS')
   }
   if (produced.length > 0 || (service.consumes?.length ?? 0) > 0) add('CLUSTER', 'kafka-cluster', 'IDEMPOTENT_WRITE')
   const deadLetterOf = new Map(topics.filter(t => t.deadLetterOf !== undefined).map(t => [t.deadLetterOf as string, t.name]))
@@ -40,6 +42,7 @@ export function aclsOf (service: ServiceEntry, topics: readonly DesiredTopic[]):
       if (dlq !== undefined && service.writesDeadLetters !== false) {
         add('TOPIC', dlq, 'WRITE')
         add('TOPIC', dlq, 'DESCRIBE')
+        add('TOPIC', dlq, 'DESCRIBE_CONFIGS')
       }
     }
     const prefix = consumes.group.endsWith('*')

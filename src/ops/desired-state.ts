@@ -121,7 +121,7 @@ export interface DesiredAcl {
   resourceType: 'TOPIC' | 'GROUP' | 'CLUSTER'
   resourceName: string
   patternType: 'LITERAL' | 'PREFIXED'
-  operation: 'ALL' | 'READ' | 'WRITE' | 'DESCRIBE' | 'IDEMPOTENT_WRITE'
+  operation: 'ALL' | 'READ' | 'WRITE' | 'DESCRIBE' | 'DESCRIBE_CONFIGS' | 'IDEMPOTENT_WRITE'
 }
 
 export interface DesiredUser {

@@ -88,17 +88,14 @@ export class KafkaOpsTarget implements OpsTarget {
   async readUsers (users: readonly string[]): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>()
     if (users.length === 0) return out
+    // A user with no credential is an error result (RESOURCE_NOT_FOUND) in the response, which the
+    // client raises as a ResponseError carrying the parsed response: read the results from it.
     const response = await describeUserScramCredentialsV0.api.async(await this.#connection(), users.map(name => ({ name })))
       .catch((error: unknown) => {
-        // RESOURCE_NOT_FOUND (91) for a user with no credential fails the whole response in this client; ask one by one then.
-        if (users.length > 1) return undefined
-        if (String((error as Error).message).includes('RESOURCE_NOT_FOUND') || hasErrorCode(error, 91)) return { results: [] }
-        throw error
+        const parsed = (error as { response?: unknown }).response as Awaited<ReturnType<typeof describeUserScramCredentialsV0.api.async>> | undefined
+        if (parsed?.results === undefined) throw error
+        return parsed
       })
-    if (response === undefined) {
-      for (const user of users) for (const [name, mechanisms] of await this.readUsers([user])) out.set(name, mechanisms)
-      return out
-    }
     for (const result of response.results) {
       if (result.errorCode !== 0) continue
       out.set(result.user, new Set(result.credentialInfos.map(c => c.mechanism === ScramMechanisms.SCRAM_SHA_512 ? 'SCRAM-SHA-512' : 'SCRAM-SHA-256')))
@@ -163,11 +160,6 @@ export class KafkaOpsTarget implements OpsTarget {
     if (first.done === true) throw new VigilError('VGL_LOG_UNREACHABLE', 'no Kafka broker is reachable for the SCRAM credentials')
     return first.value
   }
-}
-
-function hasErrorCode (error: unknown, code: number): boolean {
-  const text = JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))
-  return text.includes(`"errorCode":${code}`)
 }
 
 function toKafkaAcl (acl: DesiredAcl): Acl {

@@ -44,6 +44,7 @@ test('the DORA example resolves to the seed\'s topics, dead-letter topics, subje
   const agentAcls = state.acls.filter(a => a.principal === 'User:dora-agent-user').map(a => `${a.operation} ${a.resourceType} ${a.resourceName} ${a.patternType}`)
   assert.deepEqual(agentAcls.sort(), [
     'DESCRIBE TOPIC agent-events LITERAL', 'DESCRIBE TOPIC task-requests LITERAL', 'DESCRIBE TOPIC task-requests-dlq LITERAL', 'DESCRIBE TOPIC task-responses LITERAL',
+    'DESCRIBE_CONFIGS TOPIC agent-events LITERAL', 'DESCRIBE_CONFIGS TOPIC task-requests-dlq LITERAL', 'DESCRIBE_CONFIGS TOPIC task-responses LITERAL',
     'IDEMPOTENT_WRITE CLUSTER kafka-cluster LITERAL', 'READ GROUP agent- PREFIXED', 'READ TOPIC task-requests LITERAL',
     'WRITE TOPIC agent-events LITERAL', 'WRITE TOPIC task-requests-dlq LITERAL', 'WRITE TOPIC task-responses LITERAL'
   ])

@@ -18,6 +18,7 @@ export { planChanges, formatPlan, describeChange, type Plan, type PlannedChange,
 export { applyPlan, checkApplicable, auditAppliedChanges, type ApplyOptions } from './apply.ts'
 export { aclsOf, describeAcl } from './acls.ts'
 export type { OpsTarget, ActualTopic } from './target.ts'
+export { createClusterMetricsComponent } from './cluster-metrics.ts'
 
 /** The Kafka log's admin client, when `log` is on Kafka (the embedded log has none). */
 function kafkaAdminOf (log: Log): Admin | undefined {

@@ -173,7 +173,7 @@ export function createClusterMetricsComponent (context: ServerContext): ServerCo
   }))
   registered.push(new Gauge({
     name: 'vigil_cluster_brokers',
-    help: 'Kafka: brokers in the cluster metadata (alive and registered).',
+    help: 'Kafka: brokers in the cluster metadata (alive and registered); 0 on the embedded log.',
     registers,
     async collect () {
       this.reset()

@@ -28,7 +28,7 @@ export interface RunOptions {
   env?: Record<string, string | undefined>
 }
 
-/** Runs the CLI and resolves with the exit code (0 success, 1 failure, 2 usage error). */
+/** Runs the CLI and resolves with the exit code (0 success, 1 failure, 2 usage error or, for `vigil plan`, drift). */
 export async function runCli (argv: string[], options: RunOptions = {}): Promise<number> {
   const stdout = options.stdout ?? process.stdout
   const stderr = options.stderr ?? process.stderr

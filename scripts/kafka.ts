@@ -56,8 +56,12 @@ export interface StartKafkaOptions {
    * SCRAM-SHA-512 for these users, over TLS when `tls` is set (a throwaway CA, see
    * KafkaCluster.caFile). Brokers then talk to each other on extra PLAINTEXT ports
    * (`internalBootstrap`), after the controller ports.
+   *
+   * `authorizer` turns on Kafka's StandardAuthorizer, so that ACLs are enforced on the client
+   * listener: only `superUsers` (and the unauthenticated internal and controller listeners, whose
+   * principal is ANONYMOUS) may act without an ACL. Off by default: every user may do anything.
    */
-  security?: { users: Record<string, string>, tls?: boolean }
+  security?: { users: Record<string, string>, tls?: boolean, authorizer?: { superUsers: string[] } }
 }
 
 export interface KafkaBroker {
@@ -323,6 +327,10 @@ function securedListeners (b: BrokerState, security: NonNullable<StartKafkaOptio
     'listener.name.client.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
     'listener.name.client.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.client.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  }
+  if (security.authorizer !== undefined) {
+    settings['authorizer.class.name'] = 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'
+    settings['super.users'] = ['User:ANONYMOUS', ...security.authorizer.superUsers.map(u => `User:${u}`)].join(';')
   }
   if (tlsDir !== undefined) {
     settings['listener.name.client.ssl.keystore.type'] = 'PEM'

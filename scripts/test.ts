@@ -53,7 +53,7 @@ function step (name: string): void {
  * Tests that start their own multi-broker cluster: on a 2-core machine, running them beside the
  * rest makes a broker failover take longer than the client's request timeout, so they run after.
  */
-const soloTests = ['test/log/kafka-cluster.test.ts']
+const soloTests = ['test/log/kafka-cluster.test.ts', 'test/ops/kafka-apply.test.ts']
 
 const failures: string[] = []
 const testArgs = process.argv.slice(2)

@@ -6,10 +6,12 @@ import { createAuditComponent } from './audit/component.ts'
 import { createSchemaRegistryComponent } from './schema/component.ts'
 import { createPipelinesComponent } from './pipeline/component.ts'
 import { createFleetComponent } from './fleet/index.ts'
+import { createClusterMetricsComponent } from './ops/cluster-metrics.ts'
 
 export const serverComponents: ComponentFactory[] = [
   context => createSchemaRegistryComponent(context),
   context => createAuditComponent(context),
   context => createPipelinesComponent(context),
-  context => createFleetComponent(context)
+  context => createFleetComponent(context),
+  context => createClusterMetricsComponent(context)
 ]

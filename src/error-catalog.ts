@@ -12,6 +12,7 @@ import { pipelineErrors } from './pipeline/error-codes.ts'
 import { dispatcherErrors } from './dispatcher/error-codes.ts'
 import { accessErrors } from './access/error-codes.ts'
 import { fleetErrors } from './fleet/error-codes.ts'
+import { opsErrors } from './ops/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -34,7 +35,8 @@ export const errorCatalog = {
   ...dispatcherErrors,
   ...auditErrors,
   ...accessErrors,
-  ...fleetErrors
+  ...fleetErrors,
+  ...opsErrors
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalog

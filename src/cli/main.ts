@@ -24,6 +24,7 @@ import { createAccessCommand } from './commands/access.ts'
 import { isAction, recordCliAction } from './self-audit.ts'
 import { createFleetCommand } from './commands/fleet.ts'
 import { createAgentCommand } from './commands/agent.ts'
+import { createApplyCommand, createPlanCommand } from './commands/ops.ts'
 
 export interface RunOptions {
   stdin?: Readable
@@ -32,7 +33,7 @@ export interface RunOptions {
   env?: Record<string, string | undefined>
 }
 
-/** Runs the CLI and resolves with the exit code (0 success, 1 failure, 2 usage error). */
+/** Runs the CLI and resolves with the exit code (0 success, 1 failure, 2 usage error or, for `vigil plan`, drift). */
 export async function runCli (argv: string[], options: RunOptions = {}): Promise<number> {
   const stdout = options.stdout ?? process.stdout
   const stderr = options.stderr ?? process.stderr
@@ -69,7 +70,7 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
     stderr
   }
 
-  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createAccessCommand, createFleetCommand, createAgentCommand]) {
+  for (const create of [createServeCommand, createProduceCommand, createConsumeCommand, createTopicsCommand, createGroupsCommand, createSchemasCommand, createAuditCommand, createDlqCommand, createDispatcherCommand, createAccessCommand, createFleetCommand, createAgentCommand, createPlanCommand, createApplyCommand]) {
     program.addCommand(create(context))
   }
   // Every level of subcommand, so that a usage error deep down is a return code, never process.exit.
@@ -104,7 +105,8 @@ export async function runCli (argv: string[], options: RunOptions = {}): Promise
       return error.exitCode === 0 ? 0 : 2
     }
     stderr.write(formatError(error) + '\n')
-    return isVigilError(error) && error.code === 'VGL_CLI_USAGE' ? 2 : 1
+    // Drift exits 2 as a usage error does, so that CI can tell "changes to make" from a failure.
+    return isVigilError(error) && (error.code === 'VGL_CLI_USAGE' || error.code === 'VGL_OPS_DRIFT') ? 2 : 1
   } finally {
     await log?.close().catch(() => {})
   }

@@ -18,7 +18,8 @@ const actions: Record<string, (options: Record<string, unknown>) => boolean> = {
   'schemas register': () => true,
   'schemas delete': () => true,
   'schemas config': options => options.level !== undefined || options.delete === true,
-  'audit retention': () => true
+  'audit retention': () => true,
+  'vigil apply': () => true
 }
 
 export function isAction (command: Command): boolean {

@@ -79,3 +79,8 @@ export { loadSchemaFolder, registerSchemaFolder, builtinSchemasDir } from './bui
 export { checkLevel, checkReaderWriter } from './compatibility.ts'
 export { toJsonValue } from './avro.ts'
 export * from './types.ts'
+
+// For planning schema changes outside the registry (`vigil plan`): parse a schema and decide
+// whether it may follow the versions before it under a compatibility level.
+export { parseSchema } from './parse.ts'
+export type { PreviousVersion } from './compatibility.ts'

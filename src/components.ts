@@ -5,9 +5,11 @@ import type { ComponentFactory } from './server.ts'
 import { createAuditComponent } from './audit/component.ts'
 import { createSchemaRegistryComponent } from './schema/component.ts'
 import { createPipelinesComponent } from './pipeline/component.ts'
+import { createConsoleComponent } from './console/index.ts'
 
 export const serverComponents: ComponentFactory[] = [
   context => createSchemaRegistryComponent(context),
   context => createAuditComponent(context),
-  context => createPipelinesComponent(context)
+  context => createPipelinesComponent(context),
+  context => createConsoleComponent(context)
 ]

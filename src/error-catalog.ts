@@ -10,6 +10,7 @@ import { schemaErrors } from './schema/error-codes.ts'
 import { auditErrors } from './audit/error-codes.ts'
 import { pipelineErrors } from './pipeline/error-codes.ts'
 import { dispatcherErrors } from './dispatcher/error-codes.ts'
+import { consoleErrors } from './console/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -30,7 +31,8 @@ export const errorCatalog = {
   ...schemaErrors,
   ...pipelineErrors,
   ...dispatcherErrors,
-  ...auditErrors
+  ...auditErrors,
+  ...consoleErrors
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalog

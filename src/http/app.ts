@@ -57,6 +57,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const tokenDigests = config.server.apiTokens.map(digest)
   app.addHook('onRequest', async (request) => {
     if (tokenDigests.length === 0 || publicPaths.has(request.url.split('?')[0] ?? '')) return
+    // Routes that declare access 'public' (the console's static files, which hold no data).
+    if (request.routeOptions.config?.access === 'public') return
     const presented = tokenOf(request)
     if (presented === undefined || !tokenDigests.some(d => timingSafeEqual(d, digest(presented)))) {
       throw new VigilError('VGL_HTTP_UNAUTHORIZED', 'missing or invalid API token', {})

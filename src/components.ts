@@ -8,8 +8,9 @@ import { createPipelinesComponent } from './pipeline/component.ts'
 import { createConsoleComponent } from './console/index.ts'
 
 export const serverComponents: ComponentFactory[] = [
+  // First: its action-audit hook must be in place before the other features add their routes.
+  context => createConsoleComponent(context),
   context => createSchemaRegistryComponent(context),
   context => createAuditComponent(context),
-  context => createPipelinesComponent(context),
-  context => createConsoleComponent(context)
+  context => createPipelinesComponent(context)
 ]

@@ -10,6 +10,7 @@ import { VigilError } from '../errors.ts'
 import { openSchemaRegistry, type SchemaServices, type Serde } from '../schema/index.ts'
 import { loadConsoleAssets, type Asset } from './assets.ts'
 import { logRoutes } from './log-routes.ts'
+import { actionAuditHook } from './action-audit.ts'
 
 export interface ConsoleComponentOptions {
   /** Where the built console is (default console/dist); tests point it elsewhere. */
@@ -29,6 +30,7 @@ export function createConsoleComponent (context: ServerContext, options: Console
 
   const plugin = async (app: FastifyInstance): Promise<void> => {
     const assets = await loadConsoleAssets(options.distDir)
+    actionAuditHook(app, { registryPrefix: config.schemaRegistry.url === '' ? config.schemaRegistry.pathPrefix : '' })
     const send = (name: string): Asset => {
       if (assets === null) throw new VigilError('VGL_CONSOLE_NOT_BUILT', 'the console was not built (console/dist/index.html is missing)')
       const asset = assets.get(name)
@@ -57,6 +59,10 @@ export function createConsoleComponent (context: ServerContext, options: Console
 
     await logRoutes(app, { log: () => log, serde })
   }
+
+  // Not encapsulated (what fastify-plugin does), so the action-audit hook sees every feature's
+  // routes; this is why the console component is registered first (src/components.ts).
+  Object.assign(plugin, { [Symbol.for('skip-override')]: true })
 
   return {
     name: 'console',

@@ -149,8 +149,14 @@ test('the console, page by page, in chromium against a real vigil serve', async 
 
   await t.test('audit: search, a bad filter gets a clear message, an edited record is a finding at its file and position', async () => {
     await page.goto(s.url + '/console/#/audit')
+    await page.getByLabel('type', { exact: true }).fill('auth')
     await page.getByRole('button', { name: 'Search' }).click()
     await page.getByRole('status').filter({ hasText: '20 records match' }).waitFor()
+    // The redrives above were written to the audit trail, naming who did them.
+    await page.getByLabel('type', { exact: true }).fill('operator_action')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByRole('status').filter({ hasText: /[1-9]\d* records? match/ }).waitFor()
+    await page.getByRole('cell', { name: 'POST /dlq/:topic/redrive' }).first().waitFor()
     await checkPage(page, 'audit-search')
     await page.getByLabel('Since (ISO 8601)').fill('yesterday-ish')
     await page.getByRole('button', { name: 'Search' }).click()

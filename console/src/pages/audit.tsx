@@ -79,7 +79,7 @@ function Search () {
                       <td>{time(String(r.ts ?? r.timestamp ?? ''))}</td>
                       <td>{String(r.type ?? '')}</td>
                       <td>{String(r.outcome ?? '')}</td>
-                      <td>{String(r.user_email ?? r.agent_name ?? '')}</td>
+                      <td>{String(r.actor ?? r.user_email ?? r.agent_name ?? '')}</td>
                       <td>{String(r.action ?? '')}</td>
                       <td>{chain === undefined ? '' : `p${chain.p ?? '?'} @${chain.o ?? '?'}`}</td>
                       <td><button type='button' class='link' onClick={() => setOpened(r)}>Show</button></td>

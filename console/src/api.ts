@@ -14,6 +14,17 @@ export function setToken (token: string | null): void {
   else sessionStorage.setItem(tokenKey, token)
 }
 
+let principalName = ''
+
+/** Who is signed in (from /v1/access/whoami), for pages that say who did an action. */
+export function signedInAs (): string {
+  return principalName
+}
+
+export function setSignedInAs (name: string): void {
+  principalName = name
+}
+
 export class ApiError extends Error {
   readonly status: number
   readonly code: string | undefined

@@ -5,7 +5,7 @@
 import { detach } from './detach.ts'
 import { render } from 'preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, ApiError, getToken, setToken } from './api.ts'
+import { api, ApiError, getToken, setSignedInAs, setToken } from './api.ts'
 import { useRoute } from './router.ts'
 import { ErrorBox } from './ui.tsx'
 import { OverviewPage } from './pages/overview.tsx'
@@ -77,6 +77,7 @@ function App () {
   }, [])
   if (who === undefined) return <main><p role='status'>Connecting…</p></main>
   if (who === null) return <SignIn onSignedIn={setWho} refused={refused} />
+  setSignedInAs(who.name)
   const current = pages.find(p => p.path === route.path) ?? pages[0]!
   const Page = current.page
   return (

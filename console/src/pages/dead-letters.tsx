@@ -5,7 +5,7 @@
  */
 import { detach } from '../detach.ts'
 import { useState } from 'preact/hooks'
-import { api, query } from '../api.ts'
+import { api, query, signedInAs } from '../api.ts'
 import { href } from '../router.ts'
 import { ErrorBox, Json, Notice, time, useLoad } from '../ui.tsx'
 
@@ -120,7 +120,7 @@ export function DeadLettersPage ({ params }: { params: URLSearchParams }) {
           <ErrorBox error={actionError} />
           {result !== null && (
             <div role='status' class={result.skipped > 0 ? 'notice' : 'success'}>
-              <p>Redriven: {result.redriven}. Skipped: {result.skipped}.</p>
+              <p>Redriven: {result.redriven}. Skipped: {result.skipped}. By {signedInAs()}; written to the audit trail.</p>
               <ul>{result.outcomes.filter(o => o.status === 'skipped').map(o => <li key={o.id}>{o.id}: {o.reason} ({o.code})</li>)}</ul>
             </div>
           )}

@@ -1,7 +1,7 @@
 import neostandard, { plugins } from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['node_modules/**', 'data/**', '.cache/**'] }),
+  ...neostandard({ ts: true, ignores: ['node_modules/**', 'data/**', '.cache/**', 'console/dist/**', 'test-output/**'] }),
   {
     files: ['**/*.ts'],
     plugins: { '@typescript-eslint': plugins['typescript-eslint'].plugin },

@@ -7,8 +7,10 @@ import { createSchemaRegistryComponent } from './schema/component.ts'
 import { createPipelinesComponent } from './pipeline/component.ts'
 import { createFleetComponent } from './fleet/index.ts'
 import { createClusterMetricsComponent } from './ops/cluster-metrics.ts'
+import { createConsoleComponent } from './console/index.ts'
 
 export const serverComponents: ComponentFactory[] = [
+  context => createConsoleComponent(context),
   context => createSchemaRegistryComponent(context),
   context => createAuditComponent(context),
   context => createPipelinesComponent(context),

@@ -13,6 +13,7 @@ import { dispatcherErrors } from './dispatcher/error-codes.ts'
 import { accessErrors } from './access/error-codes.ts'
 import { fleetErrors } from './fleet/error-codes.ts'
 import { opsErrors } from './ops/error-codes.ts'
+import { consoleErrors } from './console/error-codes.ts'
 
 export interface ErrorSpec {
   /** One line: when this error happens. */
@@ -36,7 +37,8 @@ export const errorCatalog = {
   ...auditErrors,
   ...accessErrors,
   ...fleetErrors,
-  ...opsErrors
+  ...opsErrors,
+  ...consoleErrors
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorCatalog

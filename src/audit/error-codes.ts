@@ -11,6 +11,11 @@ export const auditErrors = {
     hint: 'Send one event object, an array of event objects, or {"events": [ … ]}.',
     status: 400
   },
+  VGL_AUDIT_BODY_INVALID: {
+    summary: 'POST /v1/audit/events got a body that is not valid JSON, or no body at all (422 with FastAPI\'s validation list, as CAIPE answers).',
+    hint: 'Send a JSON body with Content-Type: application/json.',
+    status: 422
+  },
   VGL_AUDIT_EVENT_INVALID: {
     summary: 'An audit event has a field of the wrong type (CAIPE answers 500 here; Vigil names the event index and field).',
     hint: 'Known fields (type, outcome, action, …) are strings or null; ts is an ISO string, an epoch number or null. The message names the event index and the field.',

@@ -118,6 +118,19 @@ export class LocalStore implements ArchiveStore {
     return files
   }
 
+  /** The bytes of every audit file under the root (CAIPE's `audit_dir_bytes`); a file removed meanwhile counts 0. */
+  async auditBytes (): Promise<number> {
+    let total = 0
+    for (const file of await this.listAllFiles()) {
+      try {
+        total += (await stat(join(this.root, file.name))).size
+      } catch {
+        // removed by retention between the listing and the stat
+      }
+    }
+    return total
+  }
+
   async #listDay (dayMsValue: number): Promise<StoredFile[]> {
     const d = new Date(dayMsValue).toISOString()
     const rel = `${d.slice(0, 4)}/${d.slice(5, 7)}/${d.slice(8, 10)}`

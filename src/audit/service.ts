@@ -14,6 +14,7 @@ import type { AuditMetrics } from './metrics.ts'
 import { decodeCursor, queryStore, type QueryResult } from './query.ts'
 import { allowedTypes, applyVerbosity, exactFilters, isoZ, normaliseEvents, parseIsoTime, payloadEvents, verbosityPresets } from './record.ts'
 import { runLocalRetention } from './retention.ts'
+import { formatBytes, localRetentionNote, s3RetentionUpdatedNote, verbosityResponse } from './caipe-info.ts'
 import { createS3Store, type S3Store } from './s3-store.ts'
 import type { AuditConfig } from './settings.ts'
 import { warmManifests, type ArchiveStore, type RecordFilter, type StorageHealth } from './store.ts'
@@ -294,8 +295,16 @@ export class AuditService {
     let limit = c.defaultLimit
     if (params.limit !== undefined && params.limit !== '') {
       const n = Number(params.limit)
-      if (!/^\s*[-+]?\d+\s*$/.test(params.limit) || n < 1) {
-        throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'limit must be an integer >= 1', { field: 'limit', statusCode: 422 })
+      // FastAPI's two answers for `limit: int = Query(ge=1)`: a parsing error, or a bound error.
+      if (!/^\s*[-+]?\d+\s*$/.test(params.limit)) {
+        throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'limit must be an integer >= 1', {
+          field: 'limit', statusCode: 422, validation: { type: 'int_parsing', loc: ['query', 'limit'], msg: 'Input should be a valid integer, unable to parse string as an integer', input: params.limit }
+        })
+      }
+      if (n < 1) {
+        throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'limit must be an integer >= 1', {
+          field: 'limit', statusCode: 422, validation: { type: 'greater_than_equal', loc: ['query', 'limit'], msg: 'Input should be greater than or equal to 1', input: params.limit, ctx: { ge: 1 } }
+        })
       }
       limit = n
     }
@@ -329,15 +338,27 @@ export class AuditService {
     return reports
   }
 
+  /** CAIPE's GET /v1/audit/retention (`retention_days`, `configurable`, `note`), plus Vigil's rule details. */
   async retentionInfo (): Promise<Record<string, unknown>> {
     if (this.s3 !== undefined && this.local === undefined) {
-      return { backend: 's3', days: await this.s3.getRetentionDays(), rule_id: 'caipe-audit-retention', prefix: `${this.s3.prefix}/`, configured_days: this.config.s3.retentionDays }
+      return {
+        backend: 's3',
+        retention_days: await this.s3.getRetentionDays(),
+        configurable: true,
+        bucket: this.config.s3.bucket,
+        prefix: this.s3.prefix,
+        rule_id: 'caipe-audit-retention',
+        configured_days: this.config.s3.retentionDays
+      }
     }
     return {
       backend: this.config.backend,
-      days: this.config.local.retentionDays,
+      retention_days: this.config.local.retentionDays,
+      // Only the S3 part of 'both' can be changed at run time; CAIPE has no 'both'.
+      configurable: false,
+      note: localRetentionNote,
       local_retention_days: this.config.local.retentionDays,
-      ...(this.s3 === undefined ? {} : { s3_days: await this.s3.getRetentionDays() })
+      ...(this.s3 === undefined ? {} : { s3_retention_days: await this.s3.getRetentionDays() })
     }
   }
 
@@ -352,30 +373,50 @@ export class AuditService {
     if (days < 0) throw new VigilError('VGL_AUDIT_RETENTION_INVALID', 'days must be >= 0 (0 removes the lifecycle rule)', { field: 'days' })
     await this.s3.setRetentionDays(days)
     this.#logger.info({ days }, days === 0 ? 'audit S3 lifecycle rule removed' : 'audit S3 lifecycle rule set')
-    return { backend: 's3', days, rule_id: 'caipe-audit-retention', prefix: `${this.s3.prefix}/` }
+    return { backend: 's3', retention_days: days, bucket: this.config.s3.bucket, prefix: this.s3.prefix, note: s3RetentionUpdatedNote, rule_id: 'caipe-audit-retention' }
   }
 
+  /**
+   * CAIPE's GET /v1/audit/storage: for local, the audit files' bytes, the path and the retention;
+   * for S3, the objects counted (at most 10 000, `capped`) and their bytes. Vigil's storage-health
+   * fields (disk use, status) stay beside them.
+   */
   async storage (): Promise<Record<string, unknown>> {
     const health = await this.storageHealth()
-    if (this.s3 !== undefined && this.local === undefined) {
-      try {
-        return { ...health, usage: await this.s3.usage(10_000) }
-      } catch (error) {
-        this.#logger.error({ err: error }, 'audit storage usage failed')
-        return health
+    if (this.local !== undefined) {
+      const auditBytes = await this.local.auditBytes()
+      return {
+        ...health,
+        backend: this.config.backend,
+        audit_bytes: auditBytes,
+        audit_bytes_human: formatBytes(auditBytes),
+        local_path: this.config.local.path,
+        retention_days: this.config.local.retentionDays
       }
     }
-    return health
+    const s3 = this.s3 as S3Store
+    try {
+      const usage = await s3.usage(10_000)
+      return {
+        ...health,
+        backend: 's3',
+        object_count: usage.objects,
+        total_bytes: usage.bytes,
+        total_bytes_human: formatBytes(usage.bytes),
+        capped: usage.truncated,
+        bucket: this.config.s3.bucket,
+        prefix: s3.prefix
+      }
+    } catch (error) {
+      // CAIPE's listing stops at the first failure and reports what it counted; Vigil says it failed.
+      this.#logger.error({ err: error }, 'audit storage usage failed')
+      return health
+    }
   }
 
+  /** CAIPE's GET /v1/audit/verbosity (see caipe-info.ts). */
   verbosityInfo (): Record<string, unknown> {
-    const allowed = this.#allowed
-    return {
-      verbosity: this.config.verbosity,
-      allowed_types: allowed === null ? null : [...allowed].sort(),
-      all_types: allowed === null,
-      presets: Object.fromEntries(Object.entries(verbosityPresets).map(([name, set]) => [name, set === null ? null : [...set].sort()]))
-    }
+    return verbosityResponse(this.config.verbosity)
   }
 }
 

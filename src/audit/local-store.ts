@@ -118,12 +118,23 @@ export class LocalStore implements ArchiveStore {
     return files
   }
 
-  /** The bytes of every audit file under the root (CAIPE's `audit_dir_bytes`); a file removed meanwhile counts 0. */
+  /**
+   * The bytes of every `*.ndjson` and `*.ndjson.gz` under the root, as CAIPE's `audit_dir_bytes`
+   * counts them (files of other names too, e.g. CAIPE's own, not only the archiver's); a file
+   * removed meanwhile counts 0.
+   */
   async auditBytes (): Promise<number> {
+    let entries
+    try {
+      entries = await readdir(this.root, { recursive: true, withFileTypes: true })
+    } catch {
+      return 0 // no root yet: nothing archived
+    }
     let total = 0
-    for (const file of await this.listAllFiles()) {
+    for (const entry of entries) {
+      if (!entry.isFile() || !(entry.name.endsWith('.ndjson') || entry.name.endsWith('.ndjson.gz'))) continue
       try {
-        total += (await stat(join(this.root, file.name))).size
+        total += (await stat(join(entry.parentPath, entry.name))).size
       } catch {
         // removed by retention between the listing and the stat
       }

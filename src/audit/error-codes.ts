@@ -27,6 +27,11 @@ export const auditErrors = {
     status: 503,
     retryable: true
   },
+  VGL_AUDIT_BATCH_TOO_LARGE: {
+    summary: 'POST /v1/audit/events got a batch larger than audit.maxBacklogRecords: it could never fit, so it is 413, not 503 "retry later" (CAIPE answers 503).',
+    hint: 'Split the batch into batches of at most audit.maxBacklogRecords (AUDIT_SERVICE_QUEUE_MAX_SIZE) events, or raise that bound.',
+    status: 413
+  },
   VGL_AUDIT_NOT_READY: {
     summary: 'The audit service is not started yet (the log is still connecting) or is stopping.',
     hint: 'Wait for /readyz to answer 200.',

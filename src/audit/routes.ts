@@ -137,7 +137,8 @@ function sendDetail (error: unknown, reply: FastifyReply, logUnexpected: (e: unk
       return reply.code(error.statusCode).send({ detail: [validation], code: error.code, hint: error.hint })
     }
     if (error.statusCode >= 500 && error.code !== 'VGL_AUDIT_QUEUE_FULL' && error.code !== 'VGL_AUDIT_NOT_READY') logUnexpected(error)
-    const { errors, index, field } = error.context as { errors?: unknown, index?: unknown, field?: unknown }
+    const { errors, index, field, retryAfterSeconds } = error.context as { errors?: unknown, index?: unknown, field?: unknown, retryAfterSeconds?: unknown }
+    if (typeof retryAfterSeconds === 'number') reply.header('retry-after', String(retryAfterSeconds))
     return reply.code(error.statusCode).send({
       detail: error.message,
       code: error.code,

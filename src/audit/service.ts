@@ -15,6 +15,7 @@ import { decodeCursor, queryStore, type QueryResult } from './query.ts'
 import { allowedTypes, applyVerbosity, exactFilters, isoZ, normaliseEvents, parseIsoTime, payloadEvents, verbosityPresets } from './record.ts'
 import { runLocalRetention } from './retention.ts'
 import { formatBytes, localRetentionNote, s3RetentionUpdatedNote, verbosityResponse } from './caipe-info.ts'
+import { RateMeter, retryAfterSeconds } from './rate-meter.ts'
 import { createS3Store, type S3Store } from './s3-store.ts'
 import type { AuditConfig } from './settings.ts'
 import { warmManifests, type ArchiveStore, type RecordFilter, type StorageHealth } from './store.ts'
@@ -52,6 +53,8 @@ export class AuditService {
   #stopping = false
   #acceptedEvents = 0
   #rejectedEvents = 0
+  /** The archiver's recent rate, which sizes a 503's Retry-After. */
+  readonly #archiveRate = new RateMeter()
   #lastReceivedAt: string | null = null
   #lagSnapshot = 0
   #producedSinceSnapshot = 0
@@ -194,13 +197,25 @@ export class AuditService {
     if (records.length > kept.length) this.#metrics.dropped.inc(records.length - kept.length)
     const log = this.#log
     if (kept.length === 0) return { accepted: 0, queued: this.backlog }
-    if (log === undefined || this.#stopping || this.backlog + kept.length > this.config.maxBacklogRecords) {
+    const max = this.config.maxBacklogRecords
+    if (kept.length > max) {
+      // It would not fit even with the backlog empty: retrying can never succeed (CAIPE answers 503).
+      this.#rejectedEvents += kept.length
+      this.#metrics.rejected.inc({ reason: 'too_large' }, kept.length)
+      throw new VigilError('VGL_AUDIT_BATCH_TOO_LARGE', `a batch of ${kept.length} events is larger than the backlog bound audit.maxBacklogRecords (AUDIT_SERVICE_QUEUE_MAX_SIZE) = ${max}: split it`, { batch: kept.length, maxBacklogRecords: max, field: 'events' })
+    }
+    const now = Date.now()
+    const archiver = this.#archiver?.stats
+    if (archiver !== undefined) this.#archiveRate.observe(now, archiver.flushedEvents)
+    const backlog = this.backlog
+    if (log === undefined || this.#stopping || backlog + kept.length > max) {
       this.#rejectedEvents += kept.length
       this.#metrics.rejected.inc({ reason: log === undefined || this.#stopping ? 'not_ready' : 'queue_full' }, kept.length)
-      throw new VigilError('VGL_AUDIT_QUEUE_FULL', 'audit queue full', { backlog: this.backlog, batch: kept.length, maxBacklogRecords: this.config.maxBacklogRecords })
+      // Retry when the archiver will have made room for this batch, at the rate it has shown.
+      const retryAfter = retryAfterSeconds(backlog + kept.length - max, this.#archiveRate.perSecond())
+      throw new VigilError('VGL_AUDIT_QUEUE_FULL', 'audit queue full', { backlog, batch: kept.length, maxBacklogRecords: max, retryAfterSeconds: retryAfter })
     }
     const partition = this.#nextPartition++ % this.#partitions
-    const now = Date.now()
     const produce = kept.map(record => ({ value: Buffer.from(JSON.stringify(record)), partition, timestamp: now }))
     this.#producedSinceSnapshot += kept.length
     try {

@@ -174,3 +174,35 @@ test('utcNowIso: six fraction digits (none when exactly zero, as Python), never 
   // An explicit time (tests pass one) keeps the millisecond form.
   assert.equal(normaliseEvents([{ type: 'a' }], new Date(Date.UTC(2026, 5, 20, 1, 0, 0, 123)))[0]?.ts, '2026-06-20T01:00:00.123000Z')
 })
+
+test('a batch larger than the backlog bound is 413 naming the limit; an overflowing one is 503 with Retry-After sized from the archiver\'s rate', async (t) => {
+  const a = await startAuditServer(t, 'local', { maxBacklogRecords: 5, flushIntervalMs: 600_000, flushBatchSize: 1000 })
+  const tooLarge = await a.post(Array.from({ length: 6 }, () => ({ type: 'auth' })))
+  assert.equal(tooLarge.status, 413)
+  assert.equal(tooLarge.body.code, 'VGL_AUDIT_BATCH_TOO_LARGE')
+  assert.match(tooLarge.body.detail, /audit\.maxBacklogRecords \(AUDIT_SERVICE_QUEUE_MAX_SIZE\) = 5/)
+  assert.equal((await a.get('/v1/audit/status')).body.rejected_events, 6)
+  assert.equal((await a.post(Array.from({ length: 4 }, () => ({ type: 'auth' })))).status, 202)
+  const response = await fetch(`${a.url}/v1/audit/events`, { method: 'POST', body: '[{"type":"auth"},{"type":"auth"}]', headers: { 'content-type': 'application/json' } })
+  assert.equal(response.status, 503)
+  assert.equal((await response.json()).detail, 'audit queue full')
+  // The archiver has archived nothing yet (its interval is ten minutes): no rate, the fallback.
+  assert.equal(response.headers.get('retry-after'), '5')
+})
+
+test('retryAfterSeconds: the excess at the measured rate, rounded up, within 1..60; the fallback while no rate is known', async () => {
+  const { RateMeter, retryAfterSeconds } = await import('../../src/audit/rate-meter.ts')
+  assert.equal(retryAfterSeconds(100, 1000), 1)
+  assert.equal(retryAfterSeconds(2500, 1000), 3)
+  assert.equal(retryAfterSeconds(1_000_000, 1000), 60)
+  assert.equal(retryAfterSeconds(10, undefined), 5)
+  assert.equal(retryAfterSeconds(10, 0), 5)
+  const meter = new RateMeter(10_000, 250)
+  meter.observe(0, 0)
+  assert.equal(meter.perSecond(), undefined)
+  meter.observe(100, 50) // closer than the spacing: skipped
+  meter.observe(2000, 4000)
+  assert.equal(meter.perSecond(), 2000)
+  meter.observe(20_000, 4000) // the first sample leaves the window
+  assert.equal(meter.perSecond(), 0)
+})

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatBytes } from '../../src/audit/caipe-info.ts'
+import { RateMeter, retryAfterSeconds } from '../../src/audit/rate-meter.ts'
 import { isoMicros, normaliseEvents, utcNowIso } from '../../src/audit/record.ts'
 import { startAuditServer, stopSharedS3, waitArchived } from './helpers.ts'
 
@@ -185,13 +186,12 @@ test('a batch larger than the backlog bound is 413 naming the limit; an overflow
   assert.equal((await a.post(Array.from({ length: 4 }, () => ({ type: 'auth' })))).status, 202)
   const response = await fetch(`${a.url}/v1/audit/events`, { method: 'POST', body: '[{"type":"auth"},{"type":"auth"}]', headers: { 'content-type': 'application/json' } })
   assert.equal(response.status, 503)
-  assert.equal((await response.json()).detail, 'audit queue full')
+  assert.equal(((await response.json()) as { detail: string }).detail, 'audit queue full')
   // The archiver has archived nothing yet (its interval is ten minutes): no rate, the fallback.
   assert.equal(response.headers.get('retry-after'), '5')
 })
 
-test('retryAfterSeconds: the excess at the measured rate, rounded up, within 1..60; the fallback while no rate is known', async () => {
-  const { RateMeter, retryAfterSeconds } = await import('../../src/audit/rate-meter.ts')
+test('retryAfterSeconds: the excess at the measured rate, rounded up, within 1..60; the fallback while no rate is known', () => {
   assert.equal(retryAfterSeconds(100, 1000), 1)
   assert.equal(retryAfterSeconds(2500, 1000), 3)
   assert.equal(retryAfterSeconds(1_000_000, 1000), 60)

@@ -11,6 +11,11 @@ export const auditErrors = {
     hint: 'Send one event object, an array of event objects, or {"events": [ … ]}.',
     status: 400
   },
+  VGL_AUDIT_BODY_INVALID: {
+    summary: 'POST /v1/audit/events got a body that is not valid JSON, or no body at all (422 with FastAPI\'s validation list, as CAIPE answers).',
+    hint: 'Send a JSON body with Content-Type: application/json.',
+    status: 422
+  },
   VGL_AUDIT_EVENT_INVALID: {
     summary: 'An audit event has a field of the wrong type (CAIPE answers 500 here; Vigil names the event index and field).',
     hint: 'Known fields (type, outcome, action, …) are strings or null; ts is an ISO string, an epoch number or null. The message names the event index and the field.',
@@ -21,6 +26,11 @@ export const auditErrors = {
     hint: 'Retry later; if it persists, check that the archiver is running and its store is writable (GET /v1/audit/status), or raise audit.maxBacklogRecords.',
     status: 503,
     retryable: true
+  },
+  VGL_AUDIT_BATCH_TOO_LARGE: {
+    summary: 'POST /v1/audit/events got a batch larger than audit.maxBacklogRecords: it could never fit, so it is 413, not 503 "retry later" (CAIPE answers 503).',
+    hint: 'Split the batch into batches of at most audit.maxBacklogRecords (AUDIT_SERVICE_QUEUE_MAX_SIZE) events, or raise that bound.',
+    status: 413
   },
   VGL_AUDIT_NOT_READY: {
     summary: 'The audit service is not started yet (the log is still connecting) or is stopping.',

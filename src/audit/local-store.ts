@@ -118,6 +118,30 @@ export class LocalStore implements ArchiveStore {
     return files
   }
 
+  /**
+   * The bytes of every `*.ndjson` and `*.ndjson.gz` under the root, as CAIPE's `audit_dir_bytes`
+   * counts them (files of other names too, e.g. CAIPE's own, not only the archiver's); a file
+   * removed meanwhile counts 0.
+   */
+  async auditBytes (): Promise<number> {
+    let entries
+    try {
+      entries = await readdir(this.root, { recursive: true, withFileTypes: true })
+    } catch {
+      return 0 // no root yet: nothing archived
+    }
+    let total = 0
+    for (const entry of entries) {
+      if (!entry.isFile() || !(entry.name.endsWith('.ndjson') || entry.name.endsWith('.ndjson.gz'))) continue
+      try {
+        total += (await stat(join(entry.parentPath, entry.name))).size
+      } catch {
+        // removed by retention between the listing and the stat
+      }
+    }
+    return total
+  }
+
   async #listDay (dayMsValue: number): Promise<StoredFile[]> {
     const d = new Date(dayMsValue).toISOString()
     const rel = `${d.slice(0, 4)}/${d.slice(5, 7)}/${d.slice(8, 10)}`

@@ -66,7 +66,7 @@ export function payloadEvents (body: unknown): Array<Record<string, unknown>> {
  * Validates and normalises a batch in place of CAIPE's `AuditEvent(**item).to_record()`.
  * Throws VGL_AUDIT_EVENT_INVALID naming every bad field (index and name) before anything is kept.
  */
-export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>, now: Date = new Date()): AuditRecord[] {
+export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>, now?: Date): AuditRecord[] {
   const problems: EventProblem[] = []
   const out: AuditRecord[] = new Array(events.length)
   let nowIso: string | undefined
@@ -79,7 +79,7 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
     const record: Record<string, unknown> = {}
     for (const key of keys) {
       if (record.audit_event_id === undefined && key > 'audit_event_id') record.audit_event_id = (ids ??= new UuidBatch(events.length)).take()
-      if (record.ts === undefined && key > 'ts') record.ts = nowIso ??= isoZ(now)
+      if (record.ts === undefined && key > 'ts') record.ts = nowIso ??= (now === undefined ? utcNowIso() : isoZ(now))
       const value = event[key]
       if (value === null || value === undefined) continue // exclude_none=True
       if (key === '__proto__') {
@@ -103,7 +103,7 @@ export function normaliseEvents (events: ReadonlyArray<Record<string, unknown>>,
       record[key] = value
     }
     if (record.audit_event_id === undefined) record.audit_event_id = (ids ??= new UuidBatch(events.length)).take()
-    if (record.ts === undefined) record.ts = nowIso ??= isoZ(now)
+    if (record.ts === undefined) record.ts = nowIso ??= (now === undefined ? utcNowIso() : isoZ(now))
     out[i] = record as AuditRecord
   }
   if (problems.length > 0) {
@@ -150,6 +150,33 @@ class UuidBatch {
 }
 
 const hexDigits = Buffer.from('0123456789abcdef', 'latin1')
+
+/**
+ * Now, as CAIPE's `utc_now_iso()` writes it: `datetime.now(timezone.utc).isoformat()` with
+ * `+00:00` as `Z`, to the microsecond ("2026-06-20T01:00:00.123456Z"; Python leaves the fraction
+ * out when it is exactly 0). Date has milliseconds only: the microseconds come from the
+ * monotonic clock, kept in step with the wall clock (re-synced when they drift 1 ms apart), so
+ * ids made in one millisecond still order by time.
+ */
+export function utcNowIso (): string {
+  const wallUs = Date.now() * 1000
+  let us = Number(process.hrtime.bigint() / 1000n) + monoToWallUs
+  if (!(Math.abs(us - wallUs) < 1000)) {
+    monoToWallUs = wallUs - Number(process.hrtime.bigint() / 1000n)
+    us = wallUs
+  }
+  return isoMicros(us)
+}
+let monoToWallUs = Number.NaN
+
+/** A UTC time in microseconds since the epoch, as Python's isoformat() with `Z`. */
+export function isoMicros (us: number): string {
+  const ms = Math.floor(us / 1000)
+  const micros = us - ms * 1000
+  const iso = new Date(ms).toISOString()
+  const fraction = (ms % 1000) * 1000 + micros
+  return fraction === 0 ? iso.slice(0, 19) + 'Z' : `${iso.slice(0, 19)}.${String(fraction).padStart(6, '0')}Z`
+}
 
 /** `datetime.isoformat()` of a UTC time, with `+00:00` written `Z`, as CAIPE's `_utc_now_iso`. */
 export function isoZ (date: Date): string {

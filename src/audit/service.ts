@@ -14,6 +14,8 @@ import type { AuditMetrics } from './metrics.ts'
 import { decodeCursor, queryStore, type QueryResult } from './query.ts'
 import { allowedTypes, applyVerbosity, exactFilters, isoZ, normaliseEvents, parseIsoTime, payloadEvents, verbosityPresets } from './record.ts'
 import { runLocalRetention } from './retention.ts'
+import { formatBytes, localRetentionNote, s3RetentionUpdatedNote, verbosityResponse } from './caipe-info.ts'
+import { RateMeter, retryAfterSeconds } from './rate-meter.ts'
 import { createS3Store, type S3Store } from './s3-store.ts'
 import type { AuditConfig } from './settings.ts'
 import { warmManifests, type ArchiveStore, type RecordFilter, type StorageHealth } from './store.ts'
@@ -51,6 +53,8 @@ export class AuditService {
   #stopping = false
   #acceptedEvents = 0
   #rejectedEvents = 0
+  /** The archiver's recent rate, which sizes a 503's Retry-After. */
+  readonly #archiveRate = new RateMeter()
   #lastReceivedAt: string | null = null
   #lagSnapshot = 0
   #producedSinceSnapshot = 0
@@ -193,13 +197,25 @@ export class AuditService {
     if (records.length > kept.length) this.#metrics.dropped.inc(records.length - kept.length)
     const log = this.#log
     if (kept.length === 0) return { accepted: 0, queued: this.backlog }
-    if (log === undefined || this.#stopping || this.backlog + kept.length > this.config.maxBacklogRecords) {
+    const max = this.config.maxBacklogRecords
+    if (kept.length > max) {
+      // It would not fit even with the backlog empty: retrying can never succeed (CAIPE answers 503).
+      this.#rejectedEvents += kept.length
+      this.#metrics.rejected.inc({ reason: 'too_large' }, kept.length)
+      throw new VigilError('VGL_AUDIT_BATCH_TOO_LARGE', `a batch of ${kept.length} events is larger than the backlog bound audit.maxBacklogRecords (AUDIT_SERVICE_QUEUE_MAX_SIZE) = ${max}: split it`, { batch: kept.length, maxBacklogRecords: max, field: 'events' })
+    }
+    const now = Date.now()
+    const archiver = this.#archiver?.stats
+    if (archiver !== undefined) this.#archiveRate.observe(now, archiver.flushedEvents)
+    const backlog = this.backlog
+    if (log === undefined || this.#stopping || backlog + kept.length > max) {
       this.#rejectedEvents += kept.length
       this.#metrics.rejected.inc({ reason: log === undefined || this.#stopping ? 'not_ready' : 'queue_full' }, kept.length)
-      throw new VigilError('VGL_AUDIT_QUEUE_FULL', 'audit queue full', { backlog: this.backlog, batch: kept.length, maxBacklogRecords: this.config.maxBacklogRecords })
+      // Retry when the archiver will have made room for this batch, at the rate it has shown.
+      const retryAfter = retryAfterSeconds(backlog + kept.length - max, this.#archiveRate.perSecond())
+      throw new VigilError('VGL_AUDIT_QUEUE_FULL', 'audit queue full', { backlog, batch: kept.length, maxBacklogRecords: max, retryAfterSeconds: retryAfter })
     }
     const partition = this.#nextPartition++ % this.#partitions
-    const now = Date.now()
     const produce = kept.map(record => ({ value: Buffer.from(JSON.stringify(record)), partition, timestamp: now }))
     this.#producedSinceSnapshot += kept.length
     try {
@@ -294,8 +310,16 @@ export class AuditService {
     let limit = c.defaultLimit
     if (params.limit !== undefined && params.limit !== '') {
       const n = Number(params.limit)
-      if (!/^\s*[-+]?\d+\s*$/.test(params.limit) || n < 1) {
-        throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'limit must be an integer >= 1', { field: 'limit', statusCode: 422 })
+      // FastAPI's two answers for `limit: int = Query(ge=1)`: a parsing error, or a bound error.
+      if (!/^\s*[-+]?\d+\s*$/.test(params.limit)) {
+        throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'limit must be an integer >= 1', {
+          field: 'limit', statusCode: 422, validation: { type: 'int_parsing', loc: ['query', 'limit'], msg: 'Input should be a valid integer, unable to parse string as an integer', input: params.limit }
+        })
+      }
+      if (n < 1) {
+        throw new VigilError('VGL_AUDIT_QUERY_INVALID', 'limit must be an integer >= 1', {
+          field: 'limit', statusCode: 422, validation: { type: 'greater_than_equal', loc: ['query', 'limit'], msg: 'Input should be greater than or equal to 1', input: params.limit, ctx: { ge: 1 } }
+        })
       }
       limit = n
     }
@@ -329,15 +353,27 @@ export class AuditService {
     return reports
   }
 
+  /** CAIPE's GET /v1/audit/retention (`retention_days`, `configurable`, `note`), plus Vigil's rule details. */
   async retentionInfo (): Promise<Record<string, unknown>> {
     if (this.s3 !== undefined && this.local === undefined) {
-      return { backend: 's3', days: await this.s3.getRetentionDays(), rule_id: 'caipe-audit-retention', prefix: `${this.s3.prefix}/`, configured_days: this.config.s3.retentionDays }
+      return {
+        backend: 's3',
+        retention_days: await this.s3.getRetentionDays(),
+        configurable: true,
+        bucket: this.config.s3.bucket,
+        prefix: this.s3.prefix,
+        rule_id: 'caipe-audit-retention',
+        configured_days: this.config.s3.retentionDays
+      }
     }
     return {
       backend: this.config.backend,
-      days: this.config.local.retentionDays,
+      retention_days: this.config.local.retentionDays,
+      // Only the S3 part of 'both' can be changed at run time; CAIPE has no 'both'.
+      configurable: false,
+      note: localRetentionNote,
       local_retention_days: this.config.local.retentionDays,
-      ...(this.s3 === undefined ? {} : { s3_days: await this.s3.getRetentionDays() })
+      ...(this.s3 === undefined ? {} : { s3_retention_days: await this.s3.getRetentionDays() })
     }
   }
 
@@ -352,30 +388,50 @@ export class AuditService {
     if (days < 0) throw new VigilError('VGL_AUDIT_RETENTION_INVALID', 'days must be >= 0 (0 removes the lifecycle rule)', { field: 'days' })
     await this.s3.setRetentionDays(days)
     this.#logger.info({ days }, days === 0 ? 'audit S3 lifecycle rule removed' : 'audit S3 lifecycle rule set')
-    return { backend: 's3', days, rule_id: 'caipe-audit-retention', prefix: `${this.s3.prefix}/` }
+    return { backend: 's3', retention_days: days, bucket: this.config.s3.bucket, prefix: this.s3.prefix, note: s3RetentionUpdatedNote, rule_id: 'caipe-audit-retention' }
   }
 
+  /**
+   * CAIPE's GET /v1/audit/storage: for local, the audit files' bytes, the path and the retention;
+   * for S3, the objects counted (at most 10 000, `capped`) and their bytes. Vigil's storage-health
+   * fields (disk use, status) stay beside them.
+   */
   async storage (): Promise<Record<string, unknown>> {
     const health = await this.storageHealth()
-    if (this.s3 !== undefined && this.local === undefined) {
-      try {
-        return { ...health, usage: await this.s3.usage(10_000) }
-      } catch (error) {
-        this.#logger.error({ err: error }, 'audit storage usage failed')
-        return health
+    if (this.local !== undefined) {
+      const auditBytes = await this.local.auditBytes()
+      return {
+        ...health,
+        backend: this.config.backend,
+        audit_bytes: auditBytes,
+        audit_bytes_human: formatBytes(auditBytes),
+        local_path: this.config.local.path,
+        retention_days: this.config.local.retentionDays
       }
     }
-    return health
+    const s3 = this.s3 as S3Store
+    try {
+      const usage = await s3.usage(10_000)
+      return {
+        ...health,
+        backend: 's3',
+        object_count: usage.objects,
+        total_bytes: usage.bytes,
+        total_bytes_human: formatBytes(usage.bytes),
+        capped: usage.truncated,
+        bucket: this.config.s3.bucket,
+        prefix: s3.prefix
+      }
+    } catch (error) {
+      // CAIPE's listing stops at the first failure and reports what it counted; Vigil says it failed.
+      this.#logger.error({ err: error }, 'audit storage usage failed')
+      return health
+    }
   }
 
+  /** CAIPE's GET /v1/audit/verbosity (see caipe-info.ts). */
   verbosityInfo (): Record<string, unknown> {
-    const allowed = this.#allowed
-    return {
-      verbosity: this.config.verbosity,
-      allowed_types: allowed === null ? null : [...allowed].sort(),
-      all_types: allowed === null,
-      presets: Object.fromEntries(Object.entries(verbosityPresets).map(([name, set]) => [name, set === null ? null : [...set].sort()]))
-    }
+    return verbosityResponse(this.config.verbosity)
   }
 }
 

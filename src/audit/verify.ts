@@ -17,7 +17,7 @@ import type { KeyObject } from 'node:crypto'
 import { checkpointSignatureValid, type SignedCheckpoint } from './checkpoint.ts'
 import { buildColumnIndex } from './column-index.ts'
 import { genesisHash, manifestOffsets, merkleRoot, recomputeHash, type ChainLink, type FileManifest } from './integrity.ts'
-import { mapLimited, type ArchiveStore, type StoredFile } from './store.ts'
+import { fileHex, mapLimited, type ArchiveStore, type StoredFile } from './store.ts'
 import { statePath } from './archiver.ts'
 
 export type FindingKind = 'modified' | 'missing' | 'inserted' | 'reordered' | 'manifest' | 'checkpoint' | 'unreadable'
@@ -31,6 +31,14 @@ export interface Finding {
   position?: number
   partition?: number
   offset?: number
+  /** For missing records: the offsets lost, first to last (inclusive), and how many. */
+  range?: { first: number, last: number, count: number }
+  /**
+   * For missing records: the file that held the first of them. Its full name when the archiver's
+   * last batch lists it; otherwise `audit-*-<hex>…`, the hex being derived from the file's first
+   * offset (the time in a name is its newest record's, which nothing else keeps).
+   */
+  lostFile?: string
   message: string
 }
 
@@ -56,6 +64,9 @@ export interface VerifyReport {
 }
 
 interface Seen { link: ChainLink, file: string, position: number }
+
+/** The part of the archiver's batch intent (archiver.ts) that verify reads. */
+interface BatchIntentDoc { last_offset: number, head_after: string, files: string[] }
 
 export async function verifyStore (store: ArchiveStore, options: VerifyOptions): Promise<VerifyReport> {
   const maxFindings = options.maxFindings ?? 1000
@@ -141,6 +152,20 @@ export async function verifyStore (store: ArchiveStore, options: VerifyOptions):
   const claimedBetween = (partition: number, lo: number, hi: number): boolean =>
     (claimed.get(partition) ?? []).some(([a, b]) => b > lo && a < hi)
 
+  // The archiver's last batch per partition: its intent lists the files it wrote, by name.
+  const intents = new Map<number, BatchIntentDoc>()
+  for (const partition of new Set([...seen.keys(), ...claimed.keys()])) {
+    const intent = await store.readDoc<BatchIntentDoc>(statePath(options.topic, partition))
+    if (intent !== undefined) intents.set(partition, intent)
+  }
+  const lost = (partition: number, first: number, last: number): Pick<Finding, 'range' | 'lostFile'> & { described: string } => {
+    const hex = fileHex(options.topic, partition, first)
+    const named = intents.get(partition)?.files.find(f => f.includes(`-${hex}.`))
+    const lostFile = named ?? `audit-*-${hex}.${store.kind === 's3' ? 'parquet' : 'ndjson*'}`
+    const count = last - first + 1
+    return { range: { first, last, count }, lostFile, described: `offsets ${first}..${last} of partition ${partition} (${count} record${count === 1 ? '' : 's'}) are missing: ${named === undefined ? 'the file that held them starts at offset ' + first + ', named ' : 'they were in '}${lostFile}` }
+  }
+
   const byOffset = new Map<number, Map<number, Seen>>()
   for (const [partition, list] of seen) {
     list.sort((a, b) => a.link.o - b.link.o)
@@ -152,7 +177,8 @@ export async function verifyStore (store: ArchiveStore, options: VerifyOptions):
       const a = list[i - 1]
       if (a === undefined) {
         if (!ranged && b.link.prev !== genesisHash && !claimedBetween(partition, -1, b.link.o)) {
-          add({ kind: 'missing', file: b.file, position: b.position, partition, offset: b.link.o, message: `records before offset ${b.link.o} of partition ${partition} are missing (its prev is not the chain's start)` })
+          const { described, ...where } = lost(partition, 0, b.link.o - 1)
+          add({ kind: 'missing', partition, offset: 0, ...where, message: `${described} (the prev of offset ${b.link.o}, ${b.file} position ${b.position}, is not the chain's start)` })
         }
         continue
       }
@@ -161,17 +187,20 @@ export async function verifyStore (store: ArchiveStore, options: VerifyOptions):
         continue
       }
       if (b.link.prev !== a.link.hash && !claimedBetween(partition, a.link.o, b.link.o)) {
-        add({ kind: 'missing', file: b.file, position: b.position, partition, offset: b.link.o, message: `the chain breaks before offset ${b.link.o} of partition ${partition}: its prev is not the hash of offset ${a.link.o} (${a.file} position ${a.position}); the records between are missing or were rewritten` })
+        if (b.link.o > a.link.o + 1) {
+          const { described, ...where } = lost(partition, a.link.o + 1, b.link.o - 1)
+          add({ kind: 'missing', partition, offset: a.link.o + 1, ...where, message: `${described}; the chain goes from offset ${a.link.o} (${a.file} position ${a.position}) to ${b.link.o} (${b.file} position ${b.position})` })
+        } else {
+          add({ kind: 'missing', file: b.file, position: b.position, partition, offset: b.link.o, message: `the chain breaks before offset ${b.link.o} of partition ${partition}: its prev is not the hash of offset ${a.link.o} (${a.file} position ${a.position}); the record was rewritten` })
+        }
       }
     }
   }
 
   // The archiver's last batch and the signed checkpoints name chain heads that must be stored.
   const heads: Array<{ partition: number, next: number, head: string, source: string }> = []
-  for (const partition of new Set([...seen.keys(), ...claimed.keys()])) {
-    const intent = await store.readDoc<{ last_offset: number, head_after: string }>(statePath(options.topic, partition))
-    if (intent !== undefined) heads.push({ partition, next: intent.last_offset + 1, head: intent.head_after, source: 'the archiver state' })
-  }
+  for (const [partition, intent] of intents) heads.push({ partition, next: intent.last_offset + 1, head: intent.head_after, source: 'the archiver state' })
+  const lostTails = new Map<number, { first: number, last: number, source: string }>()
   const checkpointKeys = await store.listDocs(`checkpoints/${options.topic}/`)
   for (const key of checkpointKeys) {
     const checkpoint = await store.readDoc<SignedCheckpoint>(key)
@@ -190,8 +219,18 @@ export async function verifyStore (store: ArchiveStore, options: VerifyOptions):
         add({ kind: 'checkpoint', file: record.file, position: record.position, partition: h.partition, offset: h.next - 1, message: `${h.source} says offset ${h.next - 1} of partition ${h.partition} has hash ${h.head.slice(0, 16)}…, the stored record has ${record.link.hash.slice(0, 16)}…: the chain was rewritten` })
       }
     } else if (!ranged && !claimedBetween(h.partition, h.next - 2, h.next)) {
-      add({ kind: 'missing', partition: h.partition, offset: h.next - 1, message: `${h.source} names offset ${h.next - 1} of partition ${h.partition} as archived, but no file holds it` })
+      // The newest records are gone: the range runs from the newest one still stored (or claimed) to the head.
+      const stored = [...(byOffset.get(h.partition)?.keys() ?? [])].filter(o => o < h.next - 1)
+      const claimedBelow = (claimed.get(h.partition) ?? []).map(([, b]) => b).filter(b => b < h.next - 1)
+      const first = Math.max(-1, ...stored, ...claimedBelow) + 1
+      const known = lostTails.get(h.partition)
+      if (known !== undefined && known.last >= h.next - 1) continue // a later head already named it
+      lostTails.set(h.partition, { first, last: h.next - 1, source: h.source })
     }
+  }
+  for (const [partition, tail] of lostTails) {
+    const { described, ...where } = lost(partition, tail.first, tail.last)
+    add({ kind: 'missing', partition, offset: tail.first, ...where, message: `${described} (${tail.source} names offset ${tail.last} as archived, but no file holds it)` })
   }
   return {
     ok: findings.length === 0,

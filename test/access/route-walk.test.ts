@@ -40,7 +40,7 @@ test('every route states its access level and answers each role accordingly', as
 
   const open = operations.filter(o => o.access === 'public').map(o => o.path).sort()
   // Enrolment is open to the network but its body carries the enrolment secret (test/access/agents.test.ts).
-  assert.deepEqual(open, ['/api/agent/enroll', '/healthz', '/readyz'])
+  assert.deepEqual(open, ['/api/agent/enroll', '/healthz', '/readyz', '/v1/audit/healthz'])
   for (const operation of operations) {
     assert.ok(operation.access !== undefined, `${operation.method} ${operation.path} states no access level`)
     const description = document.paths[Object.keys(document.paths).find(p => p.replace(/\{[^}]+\}/g, '1') === operation.path) as string][operation.method.toLowerCase()].description as string

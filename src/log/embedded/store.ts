@@ -9,6 +9,7 @@
  * write lock, a transaction or an fsync.
  */
 import { mkdirSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { VigilError } from '../../errors.ts'
@@ -442,6 +443,13 @@ export class Store {
   #expireMembers (group: string, now: number): number {
     const s = this.#s
     const expired = s.expiredMembers.all(group, now) as unknown as Array<[string]>
+    // A member of a process on this machine that is gone (kill -9) is expired at once instead of
+    // after its session timeout: otherwise a restarted server's consumers wait that long (10 s by
+    // default) for the partitions the dead process still owns, and do nothing meanwhile.
+    for (const member of this.#members(group)) {
+      if (expired.some(([id]) => id === member.memberId)) continue
+      if (processIsGone(member.clientId)) expired.push([member.memberId])
+    }
     for (const [memberId] of expired) {
       s.deleteOwnersOfMember.run(group, memberId)
       s.deleteMember.run(group, memberId)
@@ -759,4 +767,25 @@ export function backendError (cause: unknown, path: string): VigilError {
       { path, cause, hint: 'Another process holds a long write transaction on the file; retry, or raise log.embedded.busyTimeoutMs.' })
   }
   return new VigilError('VGL_LOG_BACKEND_ERROR', `the embedded log ${path} failed: ${reason}`, { path, cause })
+}
+
+const localClientPrefix = `vigil-${hostname()}-`
+
+/**
+ * Whether a member's client id (`vigil-<host>-<pid>`, consumer.ts) names a process of this host
+ * that no longer runs. Other hosts' members, and ids of another form, are never judged here.
+ */
+function processIsGone (clientId: string): boolean {
+  if (!clientId.startsWith(localClientPrefix)) return false
+  const pidText = clientId.slice(localClientPrefix.length)
+  if (!/^\d+$/.test(pidText)) return false
+  const pid = Number(pidText)
+  if (pid === process.pid) return false
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    // EPERM: it runs, under another user.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
 }

@@ -82,7 +82,8 @@ export function installGate (app: FastifyInstance, options: GateOptions): void {
  */
 export function assertActsForNode (request: FastifyRequest, nodeId: string): void {
   const bound = request.principal?.nodeId
-  if (bound !== undefined && bound !== nodeId) {
+  // Node ids are UUIDs in VaultMesh: compared without regard to case.
+  if (bound !== undefined && bound.toLowerCase() !== nodeId.toLowerCase()) {
     throw new VigilError('VGL_ACCESS_WRONG_NODE', `principal ${request.principal?.name ?? ''} acts for node ${bound} only, not for node ${nodeId}`, { nodeId, boundTo: bound })
   }
 }

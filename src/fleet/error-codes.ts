@@ -9,11 +9,6 @@ export const fleetErrors = {
     hint: 'The message and `field` name what is wrong; docs/fleet.md gives every route\'s shape.',
     status: 400
   },
-  VGL_FLEET_NODE_MISMATCH: {
-    summary: 'An agent credential bound to one node id sent a request for another node.',
-    hint: 'An agent may only report and fetch commands for its own node: check VAULTMESH_NODE_ID against the node its token was issued for.',
-    status: 403
-  },
   VGL_FLEET_NODE_NOT_FOUND: {
     summary: 'No node with this id has sent a heartbeat, scan or event.',
     hint: 'Check the id (GET /api/fleet/nodes lists the known nodes).',

@@ -7,6 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
+import { assertActsForNode } from '../access/index.ts'
 import { VigilError, isVigilError } from '../errors.ts'
 import { toVigilError } from '../http/app.ts'
 import type { Log } from '../log/types.ts'
@@ -156,7 +157,7 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     schema: { tags: ['fleet'], summary: 'A node agent\'s heartbeat (VaultMesh\'s body); an unknown node registers itself.', body: HeartbeatBody, response: { 200: ok } }
   }, async (request) => {
     const b = request.body as HeartbeatRecord
-    checkNode(request, b.node_id)
+    assertActsForNode(request, b.node_id)
     const record: HeartbeatRecord = {
       node_id: b.node_id.toLowerCase(),
       hostname: b.hostname,
@@ -178,7 +179,7 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     schema: { tags: ['fleet'], summary: 'A node\'s scan result: severity summary, findings, real-versus-mock flag, receipt hash.', body: ScanBody, response: { 200: ok } }
   }, async (request) => {
     const b = request.body as ScanRecord
-    checkNode(request, b.node_id)
+    assertActsForNode(request, b.node_id)
     const record: ScanRecord = { ...b, node_id: b.node_id.toLowerCase(), summary: { critical: b.summary.critical, high: b.summary.high, medium: b.summary.medium, low: b.summary.low } }
     await append('scan', record.node_id, record)
     return { status: 'ok' as const }
@@ -190,7 +191,7 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     schema: { tags: ['fleet'], summary: 'The outcome of a command on a node (run, failed or refused with the reason).', body: CommandResultBody, response: { 200: ok } }
   }, async (request) => {
     const b = request.body as CommandResultRecord
-    checkNode(request, b.node_id)
+    assertActsForNode(request, b.node_id)
     const record: CommandResultRecord = { ...b, node_id: b.node_id.toLowerCase() }
     await append('command-result', record.node_id, record)
     return { status: 'ok' as const }
@@ -235,7 +236,7 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     schema: { tags: ['fleet'], summary: 'The node\'s pending signed commands; with wait_ms, waits (long-poll) until one is there or wait_ms has passed, then answers an empty list.', querystring: CommandsQuery }
   }, async (request, reply) => {
     const q = request.query as { node_id: string, wait_ms: number }
-    checkNode(request, q.node_id)
+    assertActsForNode(request, q.node_id)
     const fleet = running()
     const nodeId = q.node_id.toLowerCase()
     let commands = fleet.state.pendingCommands(nodeId, Date.now())
@@ -335,14 +336,6 @@ export async function fleetRoutes (app: FastifyInstance, options: FleetRoutesOpt
     if (detail === undefined) throw new VigilError('VGL_FLEET_NODE_NOT_FOUND', `no node ${nodeId}`, { field: 'node_id' })
     return detail
   })
-}
-
-/** An agent credential bound to a node may only act for that node. */
-export function checkNode (request: FastifyRequest, nodeId: string): void {
-  const bound = request.principal?.nodeId
-  if (bound !== undefined && bound.toLowerCase() !== nodeId.toLowerCase()) {
-    throw new VigilError('VGL_FLEET_NODE_MISMATCH', `this credential is for node ${bound}, the request is for node ${nodeId}`, { field: 'node_id' })
-  }
 }
 
 function invalid (message: string, field: string): VigilError {

@@ -36,6 +36,15 @@ test('enrolment: a wrong or missing secret is refused; a node gets a token that 
   for (const [method, path, body] of [['POST', '/dlq/orders-dlq/redrive', { all: true }], ['GET', '/v1/audit/events', undefined], ['POST', '/v1/audit/events', { type: 'x' }], ['DELETE', '/registry/subjects/x', undefined], ['POST', `/v1/access/agents/${nodeB}/revoke`, undefined]] as const) {
     assert.equal((await s.call(method, path, { token, body })).status, 403, `${method} ${path} with an agent token`)
   }
+  // The fleet's own agent routes, VaultMesh's heartbeat among them.
+  const heartbeat = (nodeId: string) => ({ node_id: nodeId, hostname: 'web-1', os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/var/lib/vaultmesh', timestamp: new Date().toISOString() })
+  assert.equal((await s.call('POST', '/api/agent/heartbeat', { token, body: heartbeat(nodeA) })).status, 200)
+  const forged = await s.call('POST', '/api/agent/heartbeat', { token, body: heartbeat(nodeB) })
+  assert.equal(forged.status, 403)
+  assert.equal(forged.body.code, 'VGL_ACCESS_WRONG_NODE')
+  assert.equal((await s.call('GET', `/api/agent/commands?node_id=${nodeB}`, { token })).status, 403)
+  assert.equal((await s.call('POST', '/api/fleet/commands', { token, body: { node_id: nodeA, command: 'status' } })).status, 403, 'an agent cannot issue commands')
+
   const listed = await s.call('GET', '/v1/access/agents', { token: s.tokens.viewer })
   assert.equal(listed.body.agents.length, 1)
   assert.equal(listed.body.agents[0].hostname, 'web-1')
@@ -53,6 +62,8 @@ test('a revoked node is refused at once, here and by another process on the same
   const refused = await s.call('POST', '/test/agent/ping', { token, body: { node_id: nodeA } })
   assert.equal(refused.status, 403)
   assert.equal(refused.body.code, 'VGL_ACCESS_NODE_REVOKED')
+  const beat = await s.call('POST', '/api/agent/heartbeat', { token, body: { node_id: nodeA, hostname: 'web-1', os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/', timestamp: new Date().toISOString() } })
+  assert.equal(beat.status, 403, 'a revoked node\'s heartbeat is refused at once')
   await waitFor(async () => (await other.call('POST', '/test/agent/ping', { token, body: { node_id: nodeA } })).status === 403, 10_000, 'the other process to refuse the revoked node')
   const again = await s.call('POST', '/api/agent/enroll', { body: { node_id: nodeA, enrolment_secret: secret } })
   assert.equal(again.status, 403)

@@ -10,7 +10,7 @@ import { createPublicKey, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { CommandVerifier } from '../../src/fleet/command-verifier.ts'
 import { NonceStore } from '../../src/fleet/nonce-store.ts'
-import { checkNode } from '../../src/fleet/routes.ts'
+import { assertActsForNode as checkNode } from '../../src/access/index.ts'
 import { isVigilError } from '../../src/errors.ts'
 import { eventually, get, heartbeat, post, startFleetServer, tempDir } from './helpers.ts'
 
@@ -92,6 +92,6 @@ test('an agent credential bound to a node may act only for that node (403 naming
   const other = randomUUID()
   const request = { principal: { name: 'agent', roles: ['agent'], nodeId: mine } } as never
   assert.doesNotThrow(() => checkNode(request, mine.toUpperCase()))
-  assert.throws(() => checkNode(request, other), (e: unknown) => isVigilError(e, 'VGL_FLEET_NODE_MISMATCH') && e.statusCode === 403 && e.message.includes(mine) && e.message.includes(other))
+  assert.throws(() => checkNode(request, other), (e: unknown) => isVigilError(e, 'VGL_ACCESS_WRONG_NODE') && e.statusCode === 403 && e.message.includes(mine) && e.message.includes(other))
   assert.doesNotThrow(() => checkNode({ principal: undefined } as never, other), 'no node binding: the shared token or open loopback')
 })

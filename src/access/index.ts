@@ -4,7 +4,7 @@
  * write routes are rate limited per principal; every state-changing action on an operator or
  * admin route, token reloads and failed sign-ins are written to Vigil's own audit trail.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import type { VigilConfig } from '../config/schema.ts'
 import { VigilError } from '../errors.ts'
@@ -37,6 +37,12 @@ export interface AccessControl {
   reload (): { count: number } | { error: VigilError }
   /** True when no credential of any kind is configured: everyone is `anonymous` with every role. */
   readonly open: boolean
+}
+
+/** The node an agent request is for (body or query node_id), for its rate-limit key. */
+function nodeOf (request: FastifyRequest): string {
+  const from = (request.body as { node_id?: unknown } | undefined)?.node_id ?? (request.query as { node_id?: unknown } | undefined)?.node_id
+  return typeof from === 'string' ? from.slice(0, 200) : '-'
 }
 
 export interface AccessControlContext {
@@ -99,8 +105,12 @@ export function createAccessControl ({ config, logger }: AccessControlContext): 
           max: access.writeRateLimitPerMinute,
           timeWindow: 60_000,
           allowList: (request) => request.method === 'GET' || request.method === 'HEAD' || request.routeOptions.config.access === 'public',
-          // An open API has one principal for everyone: there, each client address has its own budget.
-          keyGenerator: (request) => request.principal === undefined || open ? request.ip : request.principal.name,
+          keyGenerator: (request) => {
+            // An open API has one principal for everyone: there, each client address has its own budget.
+            const who = request.principal === undefined || open ? request.ip : request.principal.name
+            // Agent routes: each node has its own budget, also when a fleet shares one token (VaultMesh's way).
+            return request.routeOptions.config.access === 'agent' ? `${who}/${nodeOf(request)}` : who
+          },
           errorResponseBuilder: (request, context) => new VigilError('VGL_ACCESS_RATE_LIMITED',
             `principal ${request.principal?.name ?? request.ip} made more than ${context.max} write requests in a minute (access.writeRateLimitPerMinute); retry in ${Math.ceil(context.ttl / 1000)} s`,
             { limit: context.max, statusCode: 429 })

@@ -119,3 +119,14 @@ test('a CLI command that changes the log is recorded in the audit trail with the
   assert.equal(records[0].resource_ref, 'orders')
   assert.match(records[0].actor_ref, /^os:/)
 })
+
+test('agent routes are rate limited per node, also when a fleet shares one token', async (t) => {
+  const shared = 'fleet-shared-token-0123456789abcdef'
+  const s = await startAccessServer(t, { access: { writeRateLimitPerMinute: 3 }, server: { apiTokens: [shared] } })
+  const heartbeat = (i: number) => ({ node_id: `00000000-0000-4000-8000-00000000000${i}`, hostname: `n${i}`, os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/', timestamp: new Date().toISOString() })
+  for (let i = 0; i < 5; i++) assert.equal((await s.call('POST', '/api/agent/heartbeat', { token: shared, body: heartbeat(i) })).status, 200, `node ${i} has a budget of its own`)
+  for (let i = 0; i < 2; i++) assert.equal((await s.call('POST', '/api/agent/heartbeat', { token: shared, body: heartbeat(0) })).status, 200)
+  const limited = await s.call('POST', '/api/agent/heartbeat', { token: shared, body: heartbeat(0) })
+  assert.equal(limited.status, 429)
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1)
+})

@@ -23,6 +23,9 @@ import { startConsoleServer, token, waitFor, type ConsoleServer } from './helper
 const outputDir = fileURLToPath(new URL('../../test-output/console/', import.meta.url))
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
+/** The seeded fleet node. */
+const nodeId = '3b6f2a1e-8c4d-4f5a-9b7e-2d1c0a9f8e7d'
+
 async function seed (s: ConsoleServer): Promise<void> {
   const log = s.server.log
   await log.admin.createTopic({ name: 'orders', partitions: 1 })
@@ -47,7 +50,7 @@ async function seed (s: ConsoleServer): Promise<void> {
   assert.equal((await s.call('POST', '/v1/audit/events', events)).status, 202)
   await waitFor(async () => (await s.call('GET', '/v1/audit/status')).body.flushed_events >= 20, 'audit events archived')
 
-  const heartbeat = { node_id: '3b6f2a1e-8c4d-4f5a-9b7e-2d1c0a9f8e7d', hostname: 'web-1', os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/var/lib/vaultmesh', timestamp: new Date().toISOString() }
+  const heartbeat = { node_id: nodeId, hostname: 'web-1', os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/var/lib/vaultmesh', timestamp: new Date().toISOString() }
   const beat = await s.call('POST', '/api/agent/heartbeat', heartbeat)
   assert.equal(beat.status, 200, JSON.stringify(beat.body))
 
@@ -218,8 +221,40 @@ test('the console, page by page, in chromium against a real vigil serve', async 
     await page.getByRole('heading', { level: 2 }).filter({ hasText: /attention: .*heartbeat_stale/ }).waitFor({ timeout: 20_000 })
     await page.getByRole('region', { name: 'Live' }).getByText(/^attention: /).first().waitFor()
     await checkPage(page, 'fleet-node')
+  })
+
+  await t.test('live events: events arrive, a node filter holds, and pause/resume misses nothing and repeats nothing', async () => {
+    const other = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d'
+    const beat = async (nodeId: string, hostname: string): Promise<void> => {
+      const r = await s.call('POST', '/api/agent/heartbeat', { node_id: nodeId, hostname, os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/var/lib/vaultmesh', timestamp: new Date().toISOString() })
+      assert.equal(r.status, 200)
+    }
+    const list = page.getByRole('list', { name: 'Events' })
+    const shown = async (text: string): Promise<number> => await list.getByText(text).count()
     await page.goto(`${s.url}/console/#/live`)
-    await page.getByRole('heading', { name: /Live/, level: 1 }).waitFor()
+    await page.getByTestId('stream-state').filter({ hasText: 'open' }).waitFor()
+    await beat(other, 'db-live-1')
+    await list.getByText('db-live-1').waitFor()
+
+    await page.getByLabel('Node id').fill(nodeId)
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await page.getByTestId('stream-state').filter({ hasText: 'open' }).waitFor()
+    await beat(other, 'db-live-2')
+    await beat(nodeId, 'web-1-live')
+    await list.getByText('web-1-live').waitFor()
+    assert.equal(await shown('db-live-2'), 0, 'another node is filtered out')
+
+    await page.getByRole('button', { name: 'Pause' }).click()
+    await page.getByTestId('stream-state').filter({ hasText: 'paused' }).waitFor()
+    await beat(nodeId, 'web-1-while-paused-a')
+    await beat(nodeId, 'web-1-while-paused-b')
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal(await shown('web-1-while-paused'), 0, 'nothing arrives while paused')
+    await page.getByRole('button', { name: 'Resume' }).click()
+    await list.getByText('web-1-while-paused-b').waitFor()
+    assert.equal(await shown('web-1-while-paused-a'), 1, 'resumed with Last-Event-ID: the missed events, once each')
+    assert.equal(await shown('web-1-while-paused-b'), 1)
+    assert.equal(await shown('web-1-live'), 1, 'and none of those seen before')
     await checkPage(page, 'live')
   })
 

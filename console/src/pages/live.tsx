@@ -27,7 +27,7 @@ function Live () {
   const [events, setEvents] = useState<Array<StreamEvent & { at: number }>>([])
   const lastId = useRef<string | undefined>(undefined)
   useEffect(() => {
-    if (paused) { setState('paused'); return }
+    if (paused) return
     const stream = openStream({
       url: `/api/stream${query({ node_id: filters.node_id, kind: filters.kind, attention: filters.attention ? 'true' : undefined })}`,
       token: getToken(),
@@ -53,7 +53,8 @@ function Live () {
         <label class='inline'><input type='checkbox' name='attention' defaultChecked={filters.attention} /> Attention only</label>
         <button type='submit'>Apply</button>
       </form>
-      <p role='status'>Stream: <strong data-testid='stream-state'>{state}</strong>{problem !== undefined && state === 'reconnecting' ? ` (${problem.message})` : ''}
+      {/* A closed stream reports 'closed' after the pause that closed it: the pause is what to show. */}
+      <p role='status'>Stream: <strong data-testid='stream-state'>{paused ? 'paused' : state}</strong>{problem !== undefined && state === 'reconnecting' ? ` (${problem.message})` : ''}
         {' '}<button type='button' onClick={() => setPaused(!paused)}>{paused ? 'Resume' : 'Pause'}</button>
       </p>
       <ol class='events' aria-label='Events' aria-live='polite'>

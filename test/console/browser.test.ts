@@ -217,45 +217,16 @@ test('the console, page by page, in chromium against a real vigil serve', async 
     await page.getByRole('table', { name: 'Nodes' }).getByText('web-1').waitFor()
     await checkPage(page, 'fleet')
     await page.getByRole('link', { name: 'web-1' }).click()
-    // The agent is silent since the seed: the attention clock turns it heartbeat_stale, and the page hears it on the stream.
-    await page.getByRole('heading', { level: 2 }).filter({ hasText: /attention: .*heartbeat_stale/ }).waitFor({ timeout: 20_000 })
-    await page.getByRole('region', { name: 'Live' }).getByText(/^attention: /).first().waitFor()
+    // A heartbeat while the page is open arrives live (so its stream is up) and ends heartbeat_stale;
+    // then the agent falls silent, and the attention clock turns it heartbeat_stale, live, with no event from it.
+    const live = page.getByRole('region', { name: 'Live' })
+    await waitFor(async () => {
+      await s.call('POST', '/api/agent/heartbeat', { node_id: nodeId, hostname: 'web-1', os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/var/lib/vaultmesh', timestamp: new Date().toISOString() })
+      return await live.getByText(/^heartbeat: /).count() > 0
+    }, 'a heartbeat shown live on the node page')
+    await live.getByText(/^attention: .*heartbeat_stale/).first().waitFor({ timeout: 30_000 })
+    await page.getByRole('heading', { level: 2 }).filter({ hasText: /attention: .*heartbeat_stale/ }).waitFor()
     await checkPage(page, 'fleet-node')
-  })
-
-  await t.test('live events: events arrive, a node filter holds, and pause/resume misses nothing and repeats nothing', async () => {
-    const other = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d'
-    const beat = async (nodeId: string, hostname: string): Promise<void> => {
-      const r = await s.call('POST', '/api/agent/heartbeat', { node_id: nodeId, hostname, os_profile: 'DebianVault', cloudflare_ok: true, services_ok: true, vaultmesh_root: '/var/lib/vaultmesh', timestamp: new Date().toISOString() })
-      assert.equal(r.status, 200)
-    }
-    const list = page.getByRole('list', { name: 'Events' })
-    const shown = async (text: string): Promise<number> => await list.getByText(text).count()
-    await page.goto(`${s.url}/console/#/live`)
-    await page.getByTestId('stream-state').filter({ hasText: 'open' }).waitFor()
-    await beat(other, 'db-live-1')
-    await list.getByText('db-live-1').waitFor()
-
-    await page.getByLabel('Node id').fill(nodeId)
-    await page.getByRole('button', { name: 'Apply' }).click()
-    await page.getByTestId('stream-state').filter({ hasText: 'open' }).waitFor()
-    await beat(other, 'db-live-2')
-    await beat(nodeId, 'web-1-live')
-    await list.getByText('web-1-live').waitFor()
-    assert.equal(await shown('db-live-2'), 0, 'another node is filtered out')
-
-    await page.getByRole('button', { name: 'Pause' }).click()
-    await page.getByTestId('stream-state').filter({ hasText: 'paused' }).waitFor()
-    await beat(nodeId, 'web-1-while-paused-a')
-    await beat(nodeId, 'web-1-while-paused-b')
-    await new Promise(resolve => setTimeout(resolve, 500))
-    assert.equal(await shown('web-1-while-paused'), 0, 'nothing arrives while paused')
-    await page.getByRole('button', { name: 'Resume' }).click()
-    await list.getByText('web-1-while-paused-b').waitFor()
-    assert.equal(await shown('web-1-while-paused-a'), 1, 'resumed with Last-Event-ID: the missed events, once each')
-    assert.equal(await shown('web-1-while-paused-b'), 1)
-    assert.equal(await shown('web-1-live'), 1, 'and none of those seen before')
-    await checkPage(page, 'live')
   })
 
   await t.test('signing out forgets the token', async () => {

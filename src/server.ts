@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { VigilConfig } from './config/schema.ts'
 import { VigilError, isVigilError } from './errors.ts'
-import { createAccessControl, tlsEnabled, type AccessControl } from './access/index.ts'
+import { createAccessControl, tlsEnabled } from './access/index.ts'
 import { buildApp, type AppPlugin } from './http/app.ts'
 import { createLog } from './log/open.ts'
 import type { Log } from './log/types.ts'
@@ -31,8 +31,6 @@ export interface ServerContext {
   config: Readonly<VigilConfig>
   logger: Logger
   metrics: Metrics
-  /** Records actions taken by components (e.g. an apply) in Vigil's own audit trail. */
-  access: AccessControl
 }
 
 export type ComponentFactory = (context: ServerContext) => ServerComponent | Promise<ServerComponent>
@@ -65,7 +63,7 @@ export async function startServer (config: Readonly<VigilConfig>, options: Start
     })
   }
   const metrics = createMetrics()
-  const context: ServerContext = { config, logger, metrics, access }
+  const context: ServerContext = { config, logger, metrics }
   const components = await Promise.all((options.components ?? []).map(factory => factory(context)))
   const log = createLog(config)
 

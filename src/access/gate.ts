@@ -100,7 +100,7 @@ async function principalOf (request: FastifyRequest, authenticate: (token: strin
 }
 
 /** The token of "Bearer <token>", or the password of "Basic <user:password>" (registry and CAIPE clients only speak Basic). */
-export function tokenOf (request: FastifyRequest): string | undefined {
+function tokenOf (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header === undefined) return undefined
   const space = header.indexOf(' ')
@@ -122,7 +122,7 @@ function clientCertificateVerified (request: FastifyRequest): boolean {
   return socket.authorized === true
 }
 
-function actionOf (request: FastifyRequest, reply: FastifyReply): Parameters<SelfAudit['record']>[0] {
+function actionOf (request: FastifyRequest, reply: FastifyReply): Parameters<SelfAudit['note']>[0] {
   const status = reply.statusCode
   const params = request.params as Record<string, string> | undefined
   const resource = params === undefined || Object.keys(params).length === 0

@@ -16,9 +16,9 @@ import { PrincipalDirectory } from './directory.ts'
 import { installGate } from './gate.ts'
 import { NamedPrincipals, credentialsOf } from './principals.ts'
 import { accessRoutes } from './routes.ts'
-import { SelfAudit, type ActionRecord } from './self-audit.ts'
+import { SelfAudit } from './self-audit.ts'
 
-export { anonymous, tokenOf, assertActsForNode } from './gate.ts'
+export { assertActsForNode } from './gate.ts'
 export { mayCall, rolesSatisfying } from './policy.ts'
 export { hashToken, newToken } from './token-hash.ts'
 export { actionEvent, actionEventType, signInFailureEventType, type ActionRecord } from './self-audit.ts'
@@ -31,8 +31,6 @@ export interface AccessControl {
   /** Loads the agents' credentials and starts writing self-audit events (those recorded before wait until now). */
   start (log: Log): Promise<void>
   stop (): Promise<void>
-  /** Records an action taken outside the HTTP gate (a CLI command, a component). */
-  record (action: ActionRecord): Promise<void>
   /** Reads access.tokenFile again; the previous principals stay when it is invalid. */
   reload (): { count: number } | { error: VigilError }
   /** True when no credential of any kind is configured: everyone is `anonymous` with every role. */
@@ -130,7 +128,6 @@ export function createAccessControl ({ config, logger }: AccessControlContext): 
       named.close()
       await selfAudit.close()
     },
-    record: async (action) => await selfAudit.record(action),
     reload: () => named.reload()
   }
 }

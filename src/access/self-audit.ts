@@ -85,11 +85,6 @@ export class SelfAudit {
     }
   }
 
-  /** Records an action; resolves once it is on the log (never rejects: a failure is logged). */
-  record (record: ActionRecord): Promise<void> {
-    return this.#enqueue([actionEvent(record)])
-  }
-
   /** Records an action without waiting for it (the write is ordered and its failure logged). */
   note (record: ActionRecord): void {
     this.#enqueue([actionEvent(record)]).catch(() => {})

@@ -14,6 +14,8 @@ import { Type } from '@sinclair/typebox'
 import { assertActsForNode, hashToken, newToken } from '../../src/access/index.ts'
 import { roles, type Role } from '../../src/http/roles.ts'
 
+export { waitFor } from '../audit/helpers.ts'
+
 export interface TestContext { after: (fn: () => unknown) => void }
 
 export interface AccessServer {
@@ -89,16 +91,5 @@ export async function startAccessServer (t: TestContext, overrides: { access?: R
       try { parsed = JSON.parse(text) } catch {}
       return { status: response.status, body: parsed, headers: response.headers }
     }
-  }
-}
-
-/** Waits until `check` returns a truthy value (polling), or fails after `timeoutMs`. */
-export async function waitFor<T> (check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
   }
 }

@@ -130,3 +130,16 @@ test('agent routes are rate limited per node, also when a fleet shares one token
   assert.equal(limited.status, 429)
   assert.ok(Number(limited.headers.get('retry-after')) >= 1)
 })
+
+test('at start, an invalid token file, a bad token hash or unreadable TLS files stop vigil serve with the file and key named', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-access-start-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const tokens = join(dir, 'tokens.json')
+  await writeFile(tokens, '{"principals": [{"name": "x", "roles": ["root"], "tokenHash": "scrypt$-$1$1$1$a$b"}]}')
+  await assert.rejects(startAccessServer(t, { dir, access: { tokenFile: tokens } }), (e: any) => e.code === 'VGL_ACCESS_TOKEN_FILE_INVALID' && e.message.includes('tokens.json') && e.message.includes('roles'))
+  await assert.rejects(startAccessServer(t, { dir, access: { principals: [{ name: 'x', roles: ['admin'], tokenHash: 'scrypt$-$3$8$1$c2FsdHNhbHQ$aGFzaA' }] } }), (e: any) => e.code === 'VGL_ACCESS_TOKEN_HASH_INVALID' && e.message.includes('access.principals[0].tokenHash'))
+  await assert.rejects(startAccessServer(t, { dir, server: { tls: { certFile: join(dir, 'missing.pem'), keyFile: join(dir, 'missing.key') } } }), (e: any) => e.code === 'VGL_ACCESS_TLS_INVALID' && e.message.includes('server.tls.certFile') && e.message.includes('missing.pem'))
+  await writeFile(join(dir, 'garbage.pem'), 'not a certificate')
+  await assert.rejects(startAccessServer(t, { dir, server: { tls: { certFile: join(dir, 'garbage.pem'), keyFile: join(dir, 'garbage.pem') } } }), (e: any) => e.code === 'VGL_ACCESS_TLS_INVALID' && /does not load/.test(e.message))
+  await assert.rejects(startAccessServer(t, { dir, server: { tls: { certFile: join(dir, 'garbage.pem'), keyFile: join(dir, 'garbage.pem'), clientCertificates: 'require' } } }), (e: any) => e.code === 'VGL_ACCESS_TLS_INVALID' && e.message.includes('server.tls.caFile'))
+})

@@ -5,25 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { PassThrough, Readable } from 'node:stream'
-import { runCli } from '../../src/cli/main.ts'
+import { cli, type CliResult } from './harness.ts'
 
 const vigilBin = new URL('../../bin/vigil.js', import.meta.url).pathname
 const kafka = process.env.TEST_KAFKA
-
-interface CliResult { code: number, stdout: string, stderr: string }
-
-/** Runs the CLI in this process with its own streams and environment. */
-async function cli (args: string[], input = '', env: Record<string, string> = {}): Promise<CliResult> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: string[] = []
-  const err: string[] = []
-  stdout.on('data', (c) => out.push(String(c)))
-  stderr.on('data', (c) => err.push(String(c)))
-  const code = await runCli(args, { stdin: Readable.from([input]), stdout, stderr, env })
-  return { code, stdout: out.join(''), stderr: err.join('') }
-}
 
 /** Runs the real `vigil` executable in a child process. */
 function spawnVigil (args: string[], input = '', env: Record<string, string> = {}): Promise<CliResult> {

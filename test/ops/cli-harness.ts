@@ -1,16 +1,8 @@
-/** Runs the `vigil` CLI in this process with its own streams, for the ops tests. */
-import { PassThrough, Readable } from 'node:stream'
-import { runCli } from '../../src/cli/main.ts'
+/** The ops tests' CLI runner: test/cli/harness.ts with no input, the environment second. */
+import { cli as runVigil, type CliResult } from '../cli/harness.ts'
 
-export interface CliResult { code: number, stdout: string, stderr: string }
+export type { CliResult }
 
 export async function cli (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: string[] = []
-  const err: string[] = []
-  stdout.on('data', (c) => out.push(String(c)))
-  stderr.on('data', (c) => err.push(String(c)))
-  const code = await runCli(args, { stdin: Readable.from(['']), stdout, stderr, env })
-  return { code, stdout: out.join(''), stderr: err.join('') }
+  return await runVigil(args, '', env)
 }
